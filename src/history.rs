@@ -1,0 +1,414 @@
+//! History (SPEC §6): the events every change appends, who caused them,
+//! and where they go.
+//!
+//! Transitions produce [`Event`]s; the engine numbers them and hands them to
+//! an injected [`EventSink`] ([`MemoryHistory`] by default). Every event is
+//! a primitive the engine can apply again, which is how
+//! [`Engine::replay`](crate::Engine::replay) rebuilds a state from its
+//! history. Events for one authenticator reach the sink in the order they
+//! happened; [`MemoryHistory`] keeps all events in sequence order.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AppId, AuthenticatorId, DeviceId, UserId};
+use crate::record::{Fingerprint, LockKind, Status};
+use crate::time::Timestamp;
+use crate::types::AuthenticatorType;
+
+/// Who caused a change (SPEC §1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// The end user (their own attempts and registrations).
+    User {
+        /// The user's ID.
+        id: UserId,
+    },
+    /// A tenant administrator.
+    Admin {
+        /// The admin's ID.
+        id: Arc<str>,
+    },
+    /// A helpdesk operator.
+    Helpdesk {
+        /// The operator's ID.
+        operator: Arc<str>,
+    },
+    /// A journey step.
+    Journey {
+        /// The journey's name.
+        journey: Arc<str>,
+        /// The step's name.
+        step: Arc<str>,
+    },
+    /// authlock itself: policy locks, expiries, clock corrections.
+    System,
+}
+
+impl Actor {
+    /// The end user `id`.
+    pub fn user(id: &str) -> Actor {
+        Actor::User { id: id.into() }
+    }
+    /// The admin `id`.
+    pub fn admin(id: &str) -> Actor {
+        Actor::Admin { id: id.into() }
+    }
+    /// The helpdesk operator `id`.
+    pub fn helpdesk(operator: &str) -> Actor {
+        Actor::Helpdesk {
+            operator: operator.into(),
+        }
+    }
+    /// A journey's step.
+    pub fn journey(journey: &str, step: &str) -> Actor {
+        Actor::Journey {
+            journey: journey.into(),
+            step: step.into(),
+        }
+    }
+
+    /// The person behind the actor, if it is one (user, admin or operator):
+    /// events whose actor is `u` are the actions performed *by* `u`.
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Actor::User { id } | Actor::Admin { id } => Some(id),
+            Actor::Helpdesk { operator } => Some(operator),
+            Actor::Journey { .. } | Actor::System => None,
+        }
+    }
+}
+
+/// What happened. Each variant is a primitive the engine can apply again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// A new authenticator ID, or a new app instance of an app-user one.
+    Registered {
+        /// Its type.
+        kind: AuthenticatorType,
+        /// Its device (device-user).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<DeviceId>,
+        /// The email / phone / provider account (global-user).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identifier: Option<Arc<str>>,
+        /// Credential metadata (a passkey's public key).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        public_key: Option<Arc<str>>,
+        /// The device-user instance this registration replaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<AuthenticatorId>,
+    },
+    /// A failed attempt. `counted` is false for a repeated wrong secret.
+    Failure {
+        /// The wrong secret's fingerprint.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<Fingerprint>,
+        /// Whether it counted towards the lockout.
+        counted: bool,
+    },
+    /// A successful attempt.
+    Success {
+        /// The device used, if the host said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<DeviceId>,
+    },
+    /// A failure counted before verification.
+    Reserved {
+        /// The reservation's number.
+        reservation: u64,
+        /// The fingerprint of the secret being verified.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<Fingerprint>,
+        /// Whether it counted (a repeated wrong secret does not).
+        counted: bool,
+    },
+    /// The outcome of a reserved attempt.
+    Committed {
+        /// The reservation's number.
+        reservation: u64,
+        /// Whether the secret was right (the failure is refunded).
+        success: bool,
+        /// The device used, if the host said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<DeviceId>,
+    },
+    /// A lock began.
+    Locked {
+        /// Policy or manual.
+        lock: LockKind,
+        /// When it ends by itself; `None` until unlocked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Timestamp>,
+    },
+    /// A temporary lock ended by itself (found at the next call).
+    LockExpired,
+    /// The lock and the counter were cleared.
+    Unlocked {
+        /// Whether a lock was in place (otherwise only the counter was reset).
+        cleared_lock: bool,
+    },
+    /// A policy lock caused by a reserved failure was lifted because the
+    /// reservation was committed as a success.
+    LockRefunded,
+    /// The host's clock was earlier than a stored time: the stored times were
+    /// moved back to it, so that waits restart rather than end.
+    ClockRewound,
+    /// The registration was removed.
+    Deleted {
+        /// The registration that replaced it, for a device-user re-registration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced_by: Option<AuthenticatorId>,
+    },
+    /// Deactivated by an admin.
+    Deactivated,
+    /// Reactivated by an admin.
+    Reactivated,
+    /// Deactivated because its user was suspended (or the user itself, when
+    /// the event names no authenticator).
+    Suspended,
+    /// Restored because its user was unsuspended (or the user itself).
+    Unsuspended,
+    /// An identifier was added to the user's profile.
+    IdentifierAdded {
+        /// The identifier.
+        identifier: crate::engine::Identifier,
+    },
+}
+
+impl Action {
+    /// A short name for the action (`failure`, `locked`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Registered { .. } => "registered",
+            Action::Failure { .. } => "failure",
+            Action::Success { .. } => "success",
+            Action::Reserved { .. } => "reserved",
+            Action::Committed { .. } => "committed",
+            Action::Locked { .. } => "locked",
+            Action::LockExpired => "lock_expired",
+            Action::LockRefunded => "lock_refunded",
+            Action::Unlocked { .. } => "unlocked",
+            Action::ClockRewound => "clock_rewound",
+            Action::Deleted { .. } => "deleted",
+            Action::Deactivated => "deactivated",
+            Action::Reactivated => "reactivated",
+            Action::Suspended => "suspended",
+            Action::Unsuspended => "unsuspended",
+            Action::IdentifierAdded { .. } => "identifier_added",
+        }
+    }
+
+    /// Whether this event begins or ends a lock (what observers hear about).
+    pub fn is_lock_change(&self) -> bool {
+        matches!(
+            self,
+            Action::Locked { .. }
+                | Action::LockExpired
+                | Action::LockRefunded
+                | Action::Unlocked { cleared_lock: true }
+        )
+    }
+}
+
+/// One entry of the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the tenant's history, from 1, without gaps.
+    pub seq: u64,
+    /// When it happened (the host clock's time).
+    pub time: Timestamp,
+    /// The tenant.
+    pub tenant: Arc<str>,
+    /// The app of the call, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppId>,
+    /// Who caused it.
+    pub actor: Actor,
+    /// The user it happened to.
+    pub user: UserId,
+    /// The authenticator, for authenticator events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticator: Option<AuthenticatorId>,
+    /// What happened.
+    pub action: Action,
+    /// The reason given (a lock reason, a deactivation reason, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Arc<str>>,
+    /// Status before, in the event's app (`None` when it did not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Status>,
+    /// Status after (`None` when it no longer exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Status>,
+}
+
+/// Where the engine writes events.
+///
+/// Called while the authenticator concerned is held, so events of one
+/// authenticator arrive in order; keep it quick and never call back into
+/// the engine from it.
+pub trait EventSink: Send + Sync {
+    /// Stores one event.
+    fn append(&self, event: Event);
+    /// Every stored event, in sequence order (empty for a sink that does not
+    /// keep events).
+    fn events(&self) -> Vec<Event>;
+    /// Events about or by `user`.
+    fn for_user(&self, user: &str) -> UserHistory {
+        UserHistory::from_events(user, self.events().into_iter())
+    }
+}
+
+/// A user's history: the actions performed on the user and by the user.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserHistory {
+    /// Events whose subject is the user.
+    pub on_user: Vec<Event>,
+    /// Events the user caused (as user, admin or helpdesk operator),
+    /// including on other users.
+    pub by_user: Vec<Event>,
+}
+
+impl UserHistory {
+    /// Splits events into those on and by `user`.
+    pub fn from_events(user: &str, events: impl Iterator<Item = Event>) -> UserHistory {
+        let mut h = UserHistory::default();
+        for e in events {
+            let by = e.actor.person() == Some(user);
+            let on = &*e.user == user;
+            match (on, by) {
+                (true, true) => {
+                    h.by_user.push(e.clone());
+                    h.on_user.push(e);
+                }
+                (true, false) => h.on_user.push(e),
+                (false, true) => h.by_user.push(e),
+                (false, false) => {}
+            }
+        }
+        h
+    }
+}
+
+/// The default sink: all events in memory, in sequence order.
+#[derive(Debug, Default)]
+pub struct MemoryHistory {
+    events: RwLock<Vec<Event>>,
+}
+
+impl MemoryHistory {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of events stored.
+    pub fn len(&self) -> usize {
+        self.events.read().len()
+    }
+
+    /// Whether no event is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl EventSink for MemoryHistory {
+    fn append(&self, event: Event) {
+        let mut events = self.events.write();
+        // Events of different authenticators may arrive slightly out of
+        // order across threads; keep the vector sorted by sequence.
+        let pos = events
+            .iter()
+            .rposition(|e| e.seq < event.seq)
+            .map_or(0, |p| p + 1);
+        if pos == events.len() {
+            events.push(event);
+        } else {
+            events.insert(pos, event);
+        }
+    }
+
+    fn events(&self) -> Vec<Event> {
+        self.events.read().clone()
+    }
+
+    fn for_user(&self, user: &str) -> UserHistory {
+        let events = self.events.read();
+        UserHistory::from_events(
+            user,
+            events
+                .iter()
+                .filter(|e| &*e.user == user || e.actor.person() == Some(user))
+                .cloned(),
+        )
+    }
+}
+
+/// A sink that keeps nothing (for hosts that persist events elsewhere
+/// through an observer, and for benchmarks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHistory;
+
+impl EventSink for NoHistory {
+    fn append(&self, _event: Event) {}
+    fn events(&self) -> Vec<Event> {
+        Vec::new()
+    }
+}
+
+/// Serialises a history as JSON in a versioned envelope.
+pub fn history_to_json(tenant: &str, events: &[Event]) -> String {
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        format: &'a str,
+        version: u32,
+        tenant: &'a str,
+        events: &'a [Event],
+    }
+    serde_json::to_string(&Envelope {
+        format: HISTORY_FORMAT,
+        version: HISTORY_VERSION,
+        tenant,
+        events,
+    })
+    .unwrap_or_default()
+}
+
+/// The `format` tag of a serialised history.
+pub const HISTORY_FORMAT: &str = "authlock-history";
+/// The version of the serialised history format this build reads and writes.
+pub const HISTORY_VERSION: u32 = 1;
+
+/// Reads a history written by [`history_to_json`]; refuses another format or
+/// version with a message that says which.
+pub fn history_from_json(text: &str) -> crate::Result<(String, Vec<Event>)> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope {
+        format: String,
+        version: u32,
+        tenant: String,
+        events: Vec<Event>,
+    }
+    let env: Envelope = serde_json::from_str(text)
+        .map_err(|e| crate::Error::History(format!("not a valid history document: {e}")))?;
+    if env.format != HISTORY_FORMAT {
+        return Err(crate::Error::History(format!(
+            "format is `{}`, expected `{HISTORY_FORMAT}`",
+            env.format
+        )));
+    }
+    if env.version != HISTORY_VERSION {
+        return Err(crate::Error::History(format!(
+            "version {} is not supported (this build reads version {HISTORY_VERSION})",
+            env.version
+        )));
+    }
+    Ok((env.tenant, env.events))
+}

@@ -1,0 +1,447 @@
+//! The record of one authenticator: the unit every transition works on.
+//!
+//! A [`Record`] holds everything the engine knows about one authenticator ID:
+//! who owns it, its type, its device, and one [`Instance`] per app (a single
+//! shared instance for global-user types, which also list the apps they were
+//! used in). Each instance carries its [`LockState`]: counted failures, the
+//! lock, deactivation and suspension flags, outstanding reservations.
+//!
+//! Records carry a `version` that every change increments, so a shared store
+//! can apply a transition with compare-and-swap. This module only describes
+//! records and reads statuses off them; [`crate::transition`] changes them.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::ids::{AppId, AuthenticatorId, DeviceId, UserId};
+use crate::time::Timestamp;
+use crate::types::{AuthenticatorType, Scope};
+
+/// The status of an authenticator in one app (SPEC §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Ready, never used successfully.
+    Registered,
+    /// Used successfully at least once.
+    Active,
+    /// Locked by a lockout policy or by hand.
+    Locked,
+    /// Deactivated by an admin, or its user is suspended.
+    Deactivated,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Registered => "registered",
+            Status::Active => "active",
+            Status::Locked => "locked",
+            Status::Deactivated => "deactivated",
+        })
+    }
+}
+
+/// Who put a lock in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    /// The lockout policy, after too many failures.
+    Policy,
+    /// An admin, helpdesk operator or journey, by hand.
+    Manual,
+}
+
+/// An opaque fingerprint of a wrong secret, computed by the host (for
+/// example an HMAC of the entered PIN). The library never sees secrets; it
+/// only compares fingerprints for equality. At most 64 bytes.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint(Arc<[u8]>);
+
+impl Fingerprint {
+    /// The longest fingerprint accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// Wraps the host's bytes; refuses empty or over-long input.
+    pub fn new(bytes: &[u8]) -> Result<Fingerprint> {
+        if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
+            return Err(Error::InvalidArgument {
+                what: "fingerprint",
+                why: format!(
+                    "it is {} bytes long; it must be 1 to {} bytes",
+                    bytes.len(),
+                    Self::MAX_LEN
+                ),
+            });
+        }
+        Ok(Fingerprint(bytes.into()))
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses lowercase or uppercase hex.
+    pub fn from_hex(s: &str) -> Result<Fingerprint> {
+        let bad = || Error::InvalidArgument {
+            what: "fingerprint",
+            why: format!("`{}` is not an even number of hex digits", s.escape_debug()),
+        };
+        if s.len() % 2 != 0 || !s.is_ascii() {
+            return Err(bad());
+        }
+        let bytes = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| bad()))
+            .collect::<Result<Vec<u8>>>()?;
+        Fingerprint::new(&bytes)
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", self.to_hex())
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Fingerprint::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One counted failure: when, and the wrong secret's fingerprint if given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureMark {
+    /// When it was counted (clamped to the clock if the clock went back).
+    pub at: Timestamp,
+    /// The host's fingerprint of the wrong secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
+    /// The reservation that counted it, if it came from `reserve`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<u64>,
+}
+
+/// An attempt counted before verification and not yet committed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// Its number, unique within the instance.
+    pub id: u64,
+    /// When it was made.
+    pub at: Timestamp,
+    /// Whether it counted a failure (a repeated wrong secret does not).
+    pub counted: bool,
+}
+
+/// A lock in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    /// Policy or manual.
+    pub kind: LockKind,
+    /// The reason given with a manual lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Arc<str>>,
+    /// When the lock started (clamped to the clock if the clock went back,
+    /// so that the wait restarts rather than ends).
+    pub since: Timestamp,
+    /// Its length in milliseconds; `None` until unlocked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// The reservation whose counted failure caused this policy lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<u64>,
+}
+
+impl Lock {
+    /// When a temporary lock ends, given the current time (the start is
+    /// clamped to `now`, so a clock that went back restarts the wait).
+    pub fn ends_at(&self, now: Timestamp) -> Option<Timestamp> {
+        self.duration_ms.map(|d| {
+            Timestamp::from_millis(
+                self.since
+                    .min(now)
+                    .as_millis()
+                    .saturating_add(i64::try_from(d).unwrap_or(i64::MAX)),
+            )
+        })
+    }
+}
+
+/// The lockout state of one instance (or of a global-user authenticator).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockState {
+    /// Counted failures since the last reset, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<FailureMark>,
+    /// Temporary lockouts since the last success or unlock.
+    #[serde(default)]
+    pub temporary_lockouts: u32,
+    /// The lock, if any (it may have expired: see [`LockState::lock_at`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Box<Lock>>,
+    /// Deactivated by an admin.
+    #[serde(default)]
+    pub deactivated: bool,
+    /// Deactivated because the user is suspended.
+    #[serde(default)]
+    pub suspended: bool,
+    /// Reservations not yet committed, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reservations: Vec<Reservation>,
+    /// The next reservation number.
+    #[serde(default)]
+    pub next_reservation: u64,
+}
+
+impl LockState {
+    /// The lock in force at `now` (an expired temporary lock is none).
+    pub fn lock_at(&self, now: Timestamp) -> Option<&Lock> {
+        self.lock
+            .as_deref()
+            .filter(|l| l.ends_at(now).is_none_or(|end| now < end))
+    }
+
+    /// Whether deactivated for any reason.
+    pub fn is_deactivated(&self) -> bool {
+        self.deactivated || self.suspended
+    }
+}
+
+/// One app's instance of an authenticator (the single shared instance of a
+/// global-user authenticator has no app).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// The app; `None` for the shared state of a global-user authenticator.
+    pub app: Option<AppId>,
+    /// When this instance was registered.
+    pub registered_at: Timestamp,
+    /// The last successful authentication with this instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<Timestamp>,
+    /// Its lockout state.
+    pub state: LockState,
+}
+
+impl Instance {
+    /// The status at `now`, with the SPEC's precedence: Deactivated, then
+    /// Locked, then Active / Registered.
+    pub fn status_at(&self, now: Timestamp) -> Status {
+        if self.state.is_deactivated() {
+            Status::Deactivated
+        } else if self.state.lock_at(now).is_some() {
+            Status::Locked
+        } else if self.last_success.is_some() {
+            Status::Active
+        } else {
+            Status::Registered
+        }
+    }
+
+    /// The status as stored, treating any lock as in force (for events,
+    /// which are computed after lazy expiry has run).
+    pub fn stored_status(&self) -> Status {
+        if self.state.is_deactivated() {
+            Status::Deactivated
+        } else if self.state.lock.is_some() {
+            Status::Locked
+        } else if self.last_success.is_some() {
+            Status::Active
+        } else {
+            Status::Registered
+        }
+    }
+}
+
+/// An app in which a global-user authenticator was used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppLink {
+    /// The app.
+    pub app: AppId,
+    /// First use in that app.
+    pub linked_at: Timestamp,
+    /// Last successful authentication in that app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<Timestamp>,
+}
+
+/// The last successful login with an authenticator, in any app.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastUse {
+    /// When.
+    pub at: Timestamp,
+    /// In which app.
+    pub app: AppId,
+    /// On which device, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceId>,
+}
+
+/// Everything known about one authenticator ID.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Its ID.
+    pub id: AuthenticatorId,
+    /// Its owner.
+    pub user: UserId,
+    /// Its type.
+    pub kind: AuthenticatorType,
+    /// Its device (device-user types only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceId>,
+    /// The email, phone number or provider account of a global-user type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<Arc<str>>,
+    /// Credential metadata: a passkey's public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<Arc<str>>,
+    /// When the ID was first registered.
+    pub registered_at: Timestamp,
+    /// Incremented by every change (for compare-and-swap stores).
+    pub version: u64,
+    /// Per-app instances; exactly one, with no app, for global-user types.
+    pub instances: Vec<Instance>,
+    /// Apps a global-user authenticator was used in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<AppLink>,
+    /// The last successful login, overall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_use: Option<Box<LastUse>>,
+}
+
+impl Record {
+    /// The index of the instance a call in `app` works on, or the scope
+    /// error that refuses it.
+    #[inline]
+    pub fn slot(&self, app: &str) -> Result<usize> {
+        match self.kind.scope() {
+            Scope::GlobalUser => Ok(0),
+            Scope::AppUser => self
+                .instances
+                .iter()
+                .position(|i| i.app.as_deref() == Some(app))
+                .ok_or_else(|| self.wrong_app(app, "an app-user authenticator is used only in the apps it is registered in, and one app may not act on another app's instance")),
+            Scope::DeviceUser => {
+                if self.instances[0].app.as_deref() == Some(app) {
+                    Ok(0)
+                } else {
+                    Err(self.wrong_app(app, "a device-user authenticator belongs to one (device, app) pair"))
+                }
+            }
+        }
+    }
+
+    fn wrong_app(&self, app: &str, why: &'static str) -> Error {
+        Error::WrongApp {
+            id: self.id,
+            kind: self.kind,
+            app: app.to_string(),
+            why,
+        }
+    }
+
+    /// Whether the record is linked to `app` (registered there, or used
+    /// there for a global-user type).
+    pub fn in_app(&self, app: &str) -> bool {
+        match self.kind.scope() {
+            Scope::GlobalUser => self.links.iter().any(|l| &*l.app == app),
+            _ => self.instances.iter().any(|i| i.app.as_deref() == Some(app)),
+        }
+    }
+
+    /// Checks the structural invariants a restored or replayed record must
+    /// hold; the message says which one is broken.
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        let id = self.id;
+        let scope = self.kind.scope();
+        if self.instances.is_empty() {
+            return Err(format!("authenticator {id} has no instance"));
+        }
+        match scope {
+            Scope::GlobalUser => {
+                if self.instances.len() != 1 || self.instances[0].app.is_some() {
+                    return Err(format!(
+                        "global-user authenticator {id} must have exactly one instance with no app"
+                    ));
+                }
+                if self.device.is_some() {
+                    return Err(format!("global-user authenticator {id} has a device"));
+                }
+                let mut apps: Vec<&str> = self.links.iter().map(|l| &*l.app).collect();
+                apps.sort_unstable();
+                if apps.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(format!("authenticator {id} is linked twice to one app"));
+                }
+            }
+            Scope::AppUser | Scope::DeviceUser => {
+                if !self.links.is_empty() {
+                    return Err(format!(
+                        "authenticator {id} ({}) has global app links",
+                        self.kind
+                    ));
+                }
+                let mut apps = Vec::new();
+                for inst in &self.instances {
+                    match &inst.app {
+                        Some(a) => apps.push(&**a),
+                        None => {
+                            return Err(format!("authenticator {id} has an instance with no app"));
+                        }
+                    }
+                }
+                apps.sort_unstable();
+                if apps.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(format!("authenticator {id} has two instances in one app"));
+                }
+                if scope == Scope::DeviceUser
+                    && (self.instances.len() != 1 || self.device.is_none())
+                {
+                    return Err(format!(
+                        "device-user authenticator {id} must have one device and one app"
+                    ));
+                }
+                if scope == Scope::AppUser && self.device.is_some() {
+                    return Err(format!("app-user authenticator {id} has a device"));
+                }
+            }
+        }
+        for inst in &self.instances {
+            let st = &inst.state;
+            if st.marks.len() > crate::policy::MAX_FAILURES_LIMIT as usize {
+                return Err(format!(
+                    "authenticator {id} counts {} failures, more than any policy allows",
+                    st.marks.len()
+                ));
+            }
+            if st.reservations.iter().any(|r| r.id >= st.next_reservation) {
+                return Err(format!(
+                    "authenticator {id} has a reservation numbered beyond its counter"
+                ));
+            }
+            if let Some(l) = &st.lock {
+                if l.kind == LockKind::Manual && l.duration_ms.is_some() {
+                    return Err(format!(
+                        "authenticator {id} has a manual lock with an expiry"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,297 @@
+//! Snapshots: the whole state of an engine as one versioned JSON document.
+//!
+//! A snapshot holds users (suspension, identifiers, authenticators in
+//! registration order), live records, deleted IDs and the last event number.
+//! [`Engine::restore`] checks a snapshot completely (format, version,
+//! tenant, every record's invariants, the user index against the records)
+//! before it replaces anything, so a refused snapshot leaves the engine as
+//! it was. Histories are kept apart ([`crate::history_to_json`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Engine, Identifier, Shard, UserEntry, Users};
+use crate::error::{Error, Result, check_name};
+use crate::ids::{AuthenticatorId, UserId};
+use crate::record::Record;
+use crate::types::Scope;
+
+/// The `format` tag of a snapshot.
+pub const SNAPSHOT_FORMAT: &str = "authlock-snapshot";
+/// The snapshot version this build reads and writes.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// One user in a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSnapshot {
+    /// The user's ID.
+    pub id: String,
+    /// Whether the user is suspended.
+    pub suspended: bool,
+    /// The profile's identifiers.
+    pub identifiers: Vec<Identifier>,
+    /// The user's live authenticators, in registration order.
+    pub authenticators: Vec<AuthenticatorId>,
+}
+
+/// The state of an engine at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// Always [`SNAPSHOT_FORMAT`].
+    pub format: String,
+    /// The format version ([`SNAPSHOT_VERSION`]).
+    pub version: u32,
+    /// The tenant.
+    pub tenant: String,
+    /// The number of the last event emitted.
+    pub last_seq: u64,
+    /// Users, sorted by ID.
+    pub users: Vec<UserSnapshot>,
+    /// Live records, sorted by ID.
+    pub records: Vec<Record>,
+    /// Deleted IDs (never reused), sorted.
+    pub deleted: Vec<AuthenticatorId>,
+}
+
+impl Snapshot {
+    /// The snapshot as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a snapshot from JSON (not yet checked: see [`Engine::restore`]).
+    pub fn from_json(text: &str) -> Result<Snapshot> {
+        // Read the envelope first, so a wrong format or version is named as
+        // such rather than as a missing field.
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let head: Head = serde_json::from_str(text)
+            .map_err(|e| Error::Snapshot(format!("not a JSON snapshot: {e}")))?;
+        check_head(head.format.as_deref(), head.version)?;
+        serde_json::from_str(text).map_err(|e| Error::Snapshot(format!("corrupt snapshot: {e}")))
+    }
+}
+
+fn check_head(format: Option<&str>, version: Option<u32>) -> Result<()> {
+    match format {
+        Some(SNAPSHOT_FORMAT) => {}
+        Some(other) => {
+            return Err(Error::Snapshot(format!(
+                "format is `{other}`, expected `{SNAPSHOT_FORMAT}`"
+            )));
+        }
+        None => {
+            return Err(Error::Snapshot(format!(
+                "no `format` field: not an {SNAPSHOT_FORMAT}"
+            )));
+        }
+    }
+    match version {
+        Some(SNAPSHOT_VERSION) => Ok(()),
+        Some(v) => Err(Error::Snapshot(format!(
+            "version {v} is not supported (this build reads version {SNAPSHOT_VERSION})"
+        ))),
+        None => Err(Error::Snapshot("no `version` field".into())),
+    }
+}
+
+impl Engine {
+    /// The whole state, consistent at one moment.
+    pub fn snapshot(&self) -> Snapshot {
+        let users = self.users.read();
+        let shards: Vec<_> = self.shards.iter().map(|s| s.read()).collect();
+        let mut records: Vec<Record> = shards
+            .iter()
+            .flat_map(|s| s.records.values().cloned())
+            .collect();
+        records.sort_unstable_by_key(|r| r.id);
+        let mut deleted: Vec<AuthenticatorId> = shards
+            .iter()
+            .flat_map(|s| s.deleted.iter().copied())
+            .collect();
+        deleted.sort_unstable();
+        let mut user_list: Vec<UserSnapshot> = users
+            .map
+            .iter()
+            .map(|(id, e)| UserSnapshot {
+                id: id.to_string(),
+                suspended: e.suspended,
+                identifiers: e.identifiers.clone(),
+                authenticators: e.authenticators.clone(),
+            })
+            .collect();
+        user_list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Snapshot {
+            format: SNAPSHOT_FORMAT.into(),
+            version: SNAPSHOT_VERSION,
+            tenant: self.tenant.to_string(),
+            last_seq: self.seq.load(Ordering::SeqCst),
+            users: user_list,
+            records,
+            deleted,
+        }
+    }
+
+    /// The state as JSON.
+    pub fn snapshot_json(&self) -> String {
+        self.snapshot().to_json()
+    }
+
+    /// Replaces the whole state with `snap`, after checking it completely.
+    /// On error the engine is unchanged.
+    pub fn restore(&self, snap: &Snapshot) -> Result<()> {
+        let (users, shards) = self.build_state(snap)?;
+        let mut u = self.users.write();
+        let mut guards: Vec<_> = self.shards.iter().map(|s| s.write()).collect();
+        *u = users;
+        for (g, s) in guards.iter_mut().zip(shards) {
+            **g = s;
+        }
+        self.seq.store(snap.last_seq, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Reads and restores a JSON snapshot. On error the engine is unchanged.
+    pub fn restore_json(&self, text: &str) -> Result<()> {
+        self.restore(&Snapshot::from_json(text)?)
+    }
+
+    fn build_state(&self, snap: &Snapshot) -> Result<(Users, Vec<Shard>)> {
+        let bad = |m: String| Err(Error::Snapshot(m));
+        check_head(Some(&snap.format), Some(snap.version))?;
+        if snap.tenant != *self.tenant {
+            return bad(format!(
+                "it belongs to tenant `{}`, this engine serves `{}`",
+                snap.tenant, self.tenant
+            ));
+        }
+        let mut shards: Vec<Shard> = (0..self.shards.len()).map(|_| Shard::default()).collect();
+        let index = |id: &AuthenticatorId| {
+            let ptr = self.shard(id) as *const _;
+            self.shards
+                .iter()
+                .position(|s| std::ptr::eq(s, ptr))
+                .expect("own shard")
+        };
+        for rec in &snap.records {
+            rec.check_invariants().map_err(Error::Snapshot)?;
+            if shards[index(&rec.id)]
+                .records
+                .insert(rec.id, rec.clone())
+                .is_some()
+            {
+                return bad(format!("authenticator {} appears twice", rec.id));
+            }
+        }
+        for id in &snap.deleted {
+            let s = &mut shards[index(id)];
+            if s.records.contains_key(id) {
+                return bad(format!("authenticator {id} is both live and deleted"));
+            }
+            if !s.deleted.insert(*id) {
+                return bad(format!("deleted authenticator {id} appears twice"));
+            }
+        }
+        let mut users = Users::default();
+        let mut listed: HashSet<AuthenticatorId> = HashSet::new();
+        for u in &snap.users {
+            check_name("user", &u.id).map_err(|e| Error::Snapshot(e.to_string()))?;
+            let uid = UserId::from(u.id.as_str());
+            if users.map.contains_key(&uid) {
+                return bad(format!("user `{}` appears twice", u.id));
+            }
+            let mut slots: HashMap<String, AuthenticatorId> = HashMap::new();
+            for id in &u.authenticators {
+                let Some(rec) = shards[index(id)].records.get(id) else {
+                    return bad(format!(
+                        "user `{}` lists authenticator {id}, which is not a live record",
+                        u.id
+                    ));
+                };
+                if *rec.user != *u.id {
+                    return bad(format!(
+                        "user `{}` lists authenticator {id}, which belongs to `{}`",
+                        u.id, rec.user
+                    ));
+                }
+                if !listed.insert(*id) {
+                    return bad(format!("authenticator {id} is listed twice"));
+                }
+                if rec
+                    .instances
+                    .iter()
+                    .any(|i| i.state.suspended != u.suspended)
+                {
+                    return bad(format!(
+                        "authenticator {id} does not match its user's suspension (user suspended: {})",
+                        u.suspended
+                    ));
+                }
+                let key = match rec.kind.scope() {
+                    Scope::AppUser => format!("{}", rec.kind),
+                    Scope::DeviceUser => format!(
+                        "{}|{}|{}",
+                        rec.kind,
+                        rec.device.as_deref().unwrap_or_default(),
+                        rec.instances[0].app.as_deref().unwrap_or_default()
+                    ),
+                    Scope::GlobalUser => format!(
+                        "{}|{}",
+                        rec.kind,
+                        rec.identifier.as_deref().unwrap_or_default()
+                    ),
+                };
+                if let Some(other) = slots.insert(key, *id) {
+                    return bad(format!(
+                        "user `{}` has two {} authenticators in the same place ({other} and {id})",
+                        u.id, rec.kind
+                    ));
+                }
+            }
+            let mut seen = HashSet::new();
+            for ident in &u.identifiers {
+                if !seen.insert(ident) {
+                    return bad(format!(
+                        "user `{}` has identifier {:?} twice",
+                        u.id, ident.value
+                    ));
+                }
+                users
+                    .by_identifier
+                    .entry(ident.clone())
+                    .or_default()
+                    .push(uid.clone());
+            }
+            users.map.insert(
+                uid,
+                UserEntry {
+                    authenticators: u.authenticators.clone(),
+                    suspended: u.suspended,
+                    identifiers: u.identifiers.clone(),
+                },
+            );
+        }
+        if let Some(rec) = snap.records.iter().find(|r| !listed.contains(&r.id)) {
+            return bad(format!(
+                "authenticator {} is not listed under its user `{}`",
+                rec.id, rec.user
+            ));
+        }
+        // Share one allocation per user ID between the index and the records.
+        for s in &mut shards {
+            for rec in s.records.values_mut() {
+                if let Some((k, _)) = users.map.get_key_value(&*rec.user) {
+                    rec.user = k.clone();
+                }
+            }
+        }
+        Ok((users, shards))
+    }
+}
