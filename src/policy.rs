@@ -346,7 +346,7 @@ impl Policy {
                 err(
                     &field,
                     format!(
-                        "{} is never reached: the lock comes at max_failures = {}",
+                        "{} is never reached: the lock comes at max_failures = {} (remove this step, or set throttle = [])",
                         step.after_failures, self.max_failures
                     ),
                 );
@@ -969,7 +969,8 @@ mod tests {
 
     #[test]
     fn json_round_trip() {
-        let doc = PolicyDocument::parse("[apps.a.policies.pin]\nmax_failures = 4\n").unwrap();
+        let doc = PolicyDocument::parse("[apps.a.policies.pin]\nmax_failures = 4\nthrottle = []\n")
+            .unwrap();
         let again = PolicyDocument::parse(&doc.to_json()).unwrap();
         assert_eq!(doc, again);
     }
