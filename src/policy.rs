@@ -557,6 +557,10 @@ fn merge(base: &Policy, raw: &RawPolicy, c: &mut Collector<'_>) -> Policy {
                     }
                 }
                 p.lockout = Lockout::UntilUnlocked;
+                // A limit inherited from the base policy has no meaning now.
+                if raw.max_temporary_lockouts.is_none() {
+                    p.max_temporary_lockouts = None;
+                }
             }
             Some("temporary") => {
                 let duration = match &l.duration {
