@@ -465,9 +465,15 @@ impl Engine {
 
     /// Numbers events and writes them to the sink. Call while holding the
     /// lock that orders them.
+    /// The events of one call get consecutive numbers, so a replay that
+    /// regenerates them gets the same numbers whatever ran in between.
     pub(crate) fn emit(&self, events: &mut [Event]) {
-        for e in events.iter_mut() {
-            e.seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        if events.is_empty() {
+            return;
+        }
+        let base = self.seq.fetch_add(events.len() as u64, Ordering::SeqCst);
+        for (i, e) in events.iter_mut().enumerate() {
+            e.seq = base + 1 + i as u64;
             self.sink.append(e.clone());
         }
     }
@@ -821,7 +827,14 @@ impl Engine {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<Vec<Event>> {
-        self.set_suspended(user, true, actor, reason_arg(reason)?, self.clock.now())
+        self.set_suspended(
+            user,
+            true,
+            actor,
+            reason_arg(reason)?,
+            self.clock.now(),
+            true,
+        )
     }
 
     /// Lifts a user's suspension: each authenticator returns to what it was
@@ -832,7 +845,14 @@ impl Engine {
         actor: &Actor,
         reason: Option<&str>,
     ) -> Result<Vec<Event>> {
-        self.set_suspended(user, false, actor, reason_arg(reason)?, self.clock.now())
+        self.set_suspended(
+            user,
+            false,
+            actor,
+            reason_arg(reason)?,
+            self.clock.now(),
+            true,
+        )
     }
 
     pub(crate) fn set_suspended(
@@ -842,6 +862,7 @@ impl Engine {
         actor: &Actor,
         reason: Option<Arc<str>>,
         now: Timestamp,
+        records: bool,
     ) -> Result<Vec<Event>> {
         let mut users = self.users.write();
         let Some((user_id, entry)) = users.map.get_key_value(user) else {
@@ -872,10 +893,16 @@ impl Engine {
         }];
         self.emit(&mut events);
         let cmd = if target {
-            Command::Suspend
+            Command::Suspend {
+                reason: reason.clone(),
+            }
         } else {
-            Command::Unsuspend
+            Command::Unsuspend {
+                reason: reason.clone(),
+            }
         };
+        // A replay applies each authenticator's events as primitives of their own.
+        let ids = if records { ids } else { Vec::new() };
         for id in ids {
             let mut guard = self.shard(&id).write();
             let Some(rec) = guard.records.get_mut(&id) else {
@@ -890,9 +917,6 @@ impl Engine {
                 policy: None,
             };
             let mut applied = transition::apply(rec, &ctx, cmd.clone())?;
-            for e in &mut applied.events {
-                e.reason = reason.clone();
-            }
             self.emit(&mut applied.events);
             events.extend(applied.events);
         }
@@ -1016,7 +1040,6 @@ impl Engine {
                         before: Some(rec.instances[0].stored_status()),
                         after: None,
                     }];
-                    self.emit(&mut events);
                     drop(guard);
                     let user_id = users.ensure(&reg.user);
                     users
@@ -1036,6 +1059,7 @@ impl Engine {
                         public_key,
                         suspended,
                         Some(old_id),
+                        events,
                     );
                     return Ok(id);
                 }
@@ -1057,11 +1081,13 @@ impl Engine {
             public_key,
             suspended,
             None,
+            Vec::new(),
         );
         Ok(id)
     }
 
-    /// Inserts a new record under the user lock and emits its event.
+    /// Inserts a new record under the user lock and emits its event, after
+    /// `leading` (the deletion of the instance it replaces), as one batch.
     #[allow(clippy::too_many_arguments)]
     fn insert_new(
         &self,
@@ -1077,6 +1103,7 @@ impl Engine {
         public_key: Option<Arc<str>>,
         suspended: bool,
         replaces: Option<AuthenticatorId>,
+        mut leading: Vec<Event>,
     ) {
         let ctx_app = app.clone().unwrap_or_else(|| AppId::from(""));
         let ctx = Ctx {
@@ -1098,7 +1125,8 @@ impl Engine {
             suspended,
             replaces,
         );
-        let mut events = vec![ev];
+        leading.push(ev);
+        let mut events = leading;
         {
             let mut shard = self.shard(&id).write();
             shard.records.insert(id, rec);
@@ -1212,6 +1240,7 @@ impl Engine {
                 None,
                 suspended,
                 None,
+                Vec::new(),
             );
             ids.push(id);
         }
@@ -1243,7 +1272,19 @@ impl Engine {
         let user_id = users.ensure(user);
         let suspended = users.get_mut(user).suspended;
         self.insert_new(
-            &mut users, now, actor, id, user_id, kind, app, None, identifier, None, suspended, None,
+            &mut users,
+            now,
+            actor,
+            id,
+            user_id,
+            kind,
+            app,
+            None,
+            identifier,
+            None,
+            suspended,
+            None,
+            Vec::new(),
         );
         Ok(())
     }
@@ -1296,6 +1337,7 @@ impl Engine {
                     None,
                     suspended,
                     None,
+                    Vec::new(),
                 );
                 id
             }

@@ -164,9 +164,15 @@ pub enum Command {
         reason: Option<Arc<str>>,
     },
     /// The user was suspended: deactivate every instance.
-    Suspend,
+    Suspend {
+        /// Why.
+        reason: Option<Arc<str>>,
+    },
     /// The user was unsuspended: restore every instance.
-    Unsuspend,
+    Unsuspend {
+        /// Why.
+        reason: Option<Arc<str>>,
+    },
     /// Remove the instance in the call's app (the whole record when it is
     /// the last one).
     Delete {
@@ -380,8 +386,8 @@ fn require(rec: &Record, op: Operation) -> Result<()> {
 pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
     let mut out = Applied::default();
     match cmd {
-        Command::Suspend | Command::Unsuspend => {
-            let target = matches!(cmd, Command::Suspend);
+        Command::Suspend { ref reason } | Command::Unsuspend { ref reason } => {
+            let target = matches!(cmd, Command::Suspend { .. });
             let action = if target {
                 Action::Suspended
             } else {
@@ -403,7 +409,7 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
                 out.events.push(ec.event(
                     ctx.actor,
                     action.clone(),
-                    None,
+                    reason.clone(),
                     Some(before),
                     Some(after),
                 ));
@@ -467,7 +473,9 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
                 Command::Delete { .. } => Operation::Delete,
                 Command::Deactivate { .. } | Command::Reactivate { .. } => Operation::Deactivate,
                 // Handled by the arms above.
-                Command::Suspend | Command::Unsuspend | Command::AddApp { .. } => Operation::Check,
+                Command::Suspend { .. } | Command::Unsuspend { .. } | Command::AddApp { .. } => {
+                    Operation::Check
+                }
             };
             require(rec, op)?;
             let slot = rec.slot(ctx.app)?;
@@ -929,6 +937,6 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
                 out.removed = true;
             }
         }
-        Command::Suspend | Command::Unsuspend | Command::AddApp { .. } => {}
+        Command::Suspend { .. } | Command::Unsuspend { .. } | Command::AddApp { .. } => {}
     }
 }
