@@ -1025,7 +1025,7 @@ impl Engine {
                         .remove(&old_id)
                         .expect("listed under the user lock");
                     shard.deleted.insert(old_id);
-                    let mut events = vec![Event {
+                    let events = vec![Event {
                         seq: 0,
                         time: now,
                         tenant: self.tenant.clone(),
