@@ -299,8 +299,8 @@ impl Registration {
 /// # let _ = engine;
 /// ```
 pub struct EngineBuilder {
-    policies: PolicyDocument,
-    clock: Arc<dyn Clock>,
+    pub(crate) policies: PolicyDocument,
+    pub(crate) clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     sink: Arc<dyn EventSink>,
     observer: Option<Arc<dyn Observer>>,
@@ -334,7 +334,16 @@ impl EngineBuilder {
     }
     /// The engine, empty.
     pub fn build(self) -> Engine {
+        self.build_inner(None)
+    }
+
+    pub(crate) fn build_with_store(self, store: Arc<crate::store::JournalSink>) -> Engine {
+        self.build_inner(Some(store))
+    }
+
+    fn build_inner(self, store: Option<Arc<crate::store::JournalSink>>) -> Engine {
         Engine {
+            store,
             tenant: Arc::from(self.policies.tenant()),
             policies: self.policies,
             clock: self.clock,
@@ -344,6 +353,7 @@ impl EngineBuilder {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             users: RwLock::new(Users::default()),
             seq: AtomicU64::new(0),
+            failed: std::sync::OnceLock::new(),
         }
     }
 
@@ -392,6 +402,8 @@ pub struct Engine {
     pub(crate) shards: Box<[RwLock<Shard>]>,
     pub(crate) users: RwLock<Users>,
     pub(crate) seq: AtomicU64,
+    failed: std::sync::OnceLock<String>,
+    store: Option<Arc<crate::store::JournalSink>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -464,22 +476,48 @@ impl Engine {
     }
 
     /// Numbers events and writes them to the sink. Call while holding the
-    /// lock that orders them.
-    /// The events of one call get consecutive numbers, so a replay that
-    /// regenerates them gets the same numbers whatever ran in between.
-    pub(crate) fn emit(&self, events: &mut [Event]) {
+    /// lock that orders them. The events of one call get consecutive
+    /// numbers, so a replay that regenerates them gets the same numbers
+    /// whatever ran in between. A sink failure stops the engine.
+    pub(crate) fn emit(&self, events: &mut [Event]) -> Result<()> {
         if events.is_empty() {
-            return;
+            return Ok(());
         }
         let base = self.seq.fetch_add(events.len() as u64, Ordering::SeqCst);
         for (i, e) in events.iter_mut().enumerate() {
             e.seq = base + 1 + i as u64;
-            self.sink.append(e.clone());
+        }
+        self.sink.append(events).map_err(|why| {
+            let message = format!(
+                "events {}..={} could not be stored ({why}); the engine refuses further calls: reopen it from its store",
+                base + 1,
+                base + events.len() as u64
+            );
+            let _ = self.failed.set(message.clone());
+            Error::Storage(message)
+        })
+    }
+
+    /// Refuses every call once the sink has failed.
+    #[inline]
+    pub(crate) fn healthy(&self) -> Result<()> {
+        match self.failed.get() {
+            None => Ok(()),
+            Some(why) => Err(Error::Storage(why.clone())),
         }
     }
 
-    /// Tells the observer about lock changes. Call with no lock held.
+    /// The durable store behind this engine, if any.
+    pub(crate) fn store(&self) -> Option<&Arc<crate::store::JournalSink>> {
+        self.store.as_ref()
+    }
+
+    /// Tells the observer about lock changes, and compacts the store when
+    /// due. Call with no lock held.
     pub(crate) fn notify(&self, events: &[Event]) {
+        if self.store.is_some() {
+            self.maybe_compact();
+        }
         if !events.iter().any(|e| e.action.is_lock_change()) {
             return;
         }
@@ -509,6 +547,7 @@ impl Engine {
         now: Timestamp,
         cmd: Command,
     ) -> Result<Applied> {
+        self.healthy()?;
         let mut guard = self.shard(id).write();
         let shard = &mut *guard;
         let Some(rec) = shard.records.get_mut(id) else {
@@ -527,7 +566,7 @@ impl Engine {
             shard.records.remove(id);
             shard.deleted.insert(*id);
         }
-        self.emit(&mut applied.events);
+        self.emit(&mut applied.events)?;
         Ok(applied)
     }
 
@@ -550,7 +589,9 @@ impl Engine {
     /// read lock only, unless time has ended a lock or moved backwards, in
     /// which case that is recorded first.
     #[inline]
+
     pub fn check(&self, id: &AuthenticatorId, app: &str) -> Result<Decision> {
+        self.healthy()?;
         let now = self.clock.now();
         {
             let shard = self.shard(id).read();
@@ -864,6 +905,7 @@ impl Engine {
         now: Timestamp,
         records: bool,
     ) -> Result<Vec<Event>> {
+        self.healthy()?;
         let mut users = self.users.write();
         let Some((user_id, entry)) = users.map.get_key_value(user) else {
             return Err(Error::UnknownUser { user: user.into() });
@@ -891,7 +933,7 @@ impl Engine {
             before: None,
             after: None,
         }];
-        self.emit(&mut events);
+        self.emit(&mut events)?;
         let cmd = if target {
             Command::Suspend {
                 reason: reason.clone(),
@@ -917,7 +959,7 @@ impl Engine {
                 policy: None,
             };
             let mut applied = transition::apply(rec, &ctx, cmd.clone())?;
-            self.emit(&mut applied.events);
+            self.emit(&mut applied.events)?;
             events.extend(applied.events);
         }
         drop(users);
@@ -937,7 +979,9 @@ impl Engine {
     ///   [`Engine::add_identifier`] and [`Engine::record_first_use`].
     pub fn register(&self, reg: &Registration) -> Result<AuthenticatorId> {
         let actor = reg.actor.clone().unwrap_or_else(|| Actor::user(&reg.user));
-        self.register_at(reg, &actor, self.clock.now(), None)
+        let id = self.register_at(reg, &actor, self.clock.now(), None)?;
+        self.notify(&[]);
+        Ok(id)
     }
 
     pub(crate) fn register_at(
@@ -947,6 +991,7 @@ impl Engine {
         now: Timestamp,
         given_id: Option<AuthenticatorId>,
     ) -> Result<AuthenticatorId> {
+        self.healthy()?;
         check_name("user", &reg.user)?;
         app_name(&reg.app)?;
         let kind = reg.kind;
@@ -1060,7 +1105,7 @@ impl Engine {
                         suspended,
                         Some(old_id),
                         events,
-                    );
+                    )?;
                     return Ok(id);
                 }
             }
@@ -1082,7 +1127,7 @@ impl Engine {
             suspended,
             None,
             Vec::new(),
-        );
+        )?;
         Ok(id)
     }
 
@@ -1104,7 +1149,7 @@ impl Engine {
         suspended: bool,
         replaces: Option<AuthenticatorId>,
         mut leading: Vec<Event>,
-    ) {
+    ) -> Result<()> {
         let ctx_app = app.clone().unwrap_or_else(|| AppId::from(""));
         let ctx = Ctx {
             now,
@@ -1130,9 +1175,10 @@ impl Engine {
         {
             let mut shard = self.shard(&id).write();
             shard.records.insert(id, rec);
-            self.emit(&mut events);
+            self.emit(&mut events)?;
         }
         users.get_mut(&user).authenticators.push(id);
+        Ok(())
     }
 
     /// A new ID, unique among live and deleted ones (or the given one, for
@@ -1174,7 +1220,9 @@ impl Engine {
         identifier: &Identifier,
         actor: &Actor,
     ) -> Result<Vec<AuthenticatorId>> {
-        self.add_identifier_at(user, identifier, actor, self.clock.now(), None)
+        let ids = self.add_identifier_at(user, identifier, actor, self.clock.now(), None)?;
+        self.notify(&[]);
+        Ok(ids)
     }
 
     pub(crate) fn add_identifier_at(
@@ -1185,6 +1233,7 @@ impl Engine {
         now: Timestamp,
         replay_ids: Option<&[AuthenticatorId]>,
     ) -> Result<Vec<AuthenticatorId>> {
+        self.healthy()?;
         check_name("user", user)?;
         check_name("identifier", &identifier.value)?;
         if let IdentifierKind::Custom(name) = &identifier.kind {
@@ -1216,7 +1265,7 @@ impl Engine {
             before: None,
             after: None,
         }];
-        self.emit(&mut events);
+        self.emit(&mut events)?;
         let mut ids = Vec::new();
         if let Some(replay) = replay_ids {
             // Replays register the implied types from their own events.
@@ -1241,7 +1290,7 @@ impl Engine {
                 suspended,
                 None,
                 Vec::new(),
-            );
+            )?;
             ids.push(id);
         }
         Ok(ids)
@@ -1260,6 +1309,7 @@ impl Engine {
         now: Timestamp,
         id: AuthenticatorId,
     ) -> Result<()> {
+        self.healthy()?;
         check_name("user", user)?;
         if kind.supports(Operation::Register) {
             return Err(Error::Unsupported {
@@ -1285,7 +1335,7 @@ impl Engine {
             suspended,
             None,
             Vec::new(),
-        );
+        )?;
         Ok(())
     }
 
@@ -1300,6 +1350,7 @@ impl Engine {
         account: &str,
         attempt: &Attempt<'_>,
     ) -> Result<(AuthenticatorId, AttemptOutcome)> {
+        self.healthy()?;
         check_name("user", user)?;
         check_name("account", account)?;
         app_name(attempt.app)?;
@@ -1338,7 +1389,7 @@ impl Engine {
                     suspended,
                     None,
                     Vec::new(),
-                );
+                )?;
                 id
             }
         };

@@ -92,6 +92,10 @@ pub enum Error {
     /// A history that cannot be replayed.
     #[error("history refused: {0}")]
     History(String),
+    /// The durable store failed (I/O error, directory in use, corrupt
+    /// files); after a write failure the engine refuses every call.
+    #[error("store: {0}")]
+    Storage(String),
 }
 
 /// The crate's result type.

@@ -253,8 +253,11 @@ pub struct Event {
 /// authenticator arrive in order; keep it quick and never call back into
 /// the engine from it.
 pub trait EventSink: Send + Sync {
-    /// Stores one event.
-    fn append(&self, event: Event);
+    /// Stores the events of one call, in order (they carry consecutive
+    /// sequence numbers). An error means they could not be stored: the
+    /// engine then refuses every later call (fail-stop), because its memory
+    /// now holds a change its sink does not.
+    fn append(&self, events: &[Event]) -> Result<(), String>;
     /// Every stored event, in sequence order (empty for a sink that does not
     /// keep events).
     fn events(&self) -> Vec<Event>;
@@ -319,19 +322,23 @@ impl MemoryHistory {
 }
 
 impl EventSink for MemoryHistory {
-    fn append(&self, event: Event) {
+    fn append(&self, batch: &[Event]) -> Result<(), String> {
+        let Some(first) = batch.first() else {
+            return Ok(());
+        };
         let mut events = self.events.write();
-        // Events of different authenticators may arrive slightly out of
+        // Batches of different authenticators may arrive slightly out of
         // order across threads; keep the vector sorted by sequence.
         let pos = events
             .iter()
-            .rposition(|e| e.seq < event.seq)
+            .rposition(|e| e.seq < first.seq)
             .map_or(0, |p| p + 1);
         if pos == events.len() {
-            events.push(event);
+            events.extend_from_slice(batch);
         } else {
-            events.insert(pos, event);
+            events.splice(pos..pos, batch.iter().cloned());
         }
+        Ok(())
     }
 
     fn events(&self) -> Vec<Event> {
@@ -356,7 +363,9 @@ impl EventSink for MemoryHistory {
 pub struct NoHistory;
 
 impl EventSink for NoHistory {
-    fn append(&self, _event: Event) {}
+    fn append(&self, _events: &[Event]) -> Result<(), String> {
+        Ok(())
+    }
     fn events(&self) -> Vec<Event> {
         Vec::new()
     }

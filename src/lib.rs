@@ -51,6 +51,7 @@ pub mod policy;
 pub mod record;
 mod replay;
 pub mod snapshot;
+pub mod store;
 pub mod time;
 pub mod transition;
 pub mod types;
@@ -68,7 +69,13 @@ pub use ids::{AppId, AuthenticatorId, DeviceId, IdGenerator, RandomIds, SeededId
 pub use policy::{FieldError, Lockout, Policy, PolicyDocument, PolicyErrors, ThrottleStep};
 pub use record::{Fingerprint, LockKind, Status};
 pub use snapshot::{Snapshot, UserSnapshot};
+pub use store::{Durability, OpenReport, Recovery, StoreOptions};
 pub use time::{Clock, FakeClock, SystemClock, Timestamp, format_duration, parse_duration};
 pub use transition::{AttemptOutcome, Decision};
 pub use types::{AuthenticatorType, Operation, RegistrationMode, Scope, TypeInfo};
 pub use view::{AppDetail, AuthenticatorView, UnifiedStatus};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

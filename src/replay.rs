@@ -16,12 +16,15 @@ use crate::history::Event;
 use crate::record::LockKind;
 use crate::transition::Command;
 
+/// Applies `events` to `engine`, whose state is empty or restored from a
+/// snapshot: the events must continue its numbering without gaps.
 pub(crate) fn replay_into(engine: &Engine, events: &[Event]) -> Result<()> {
+    let start = engine.last_seq();
     for (i, e) in events.iter().enumerate() {
-        let expected = i as u64 + 1;
+        let expected = start + i as u64 + 1;
         if e.seq != expected {
             return Err(Error::History(format!(
-                "event number {} is out of sequence: expected {expected} (a history starts at 1 and has no gaps)",
+                "event number {} is out of sequence: expected {expected} (events continue the numbering of the state they apply to, without gaps)",
                 e.seq
             )));
         }
@@ -66,14 +69,18 @@ pub(crate) fn replay_into(engine: &Engine, events: &[Event]) -> Result<()> {
             )),
         })?;
     }
-    if engine.last_seq() != events.len() as u64 {
+    if engine.last_seq() != start + events.len() as u64 {
         return Err(Error::History(format!(
             "the replay produced {} events where the history has {}: the last events do not follow from the ones before",
-            engine.last_seq(),
+            engine.last_seq() - start,
             events.len()
         )));
     }
-    let replayed = engine.events();
+    let replayed: Vec<Event> = engine
+        .events()
+        .into_iter()
+        .filter(|e| e.seq > start)
+        .collect();
     if !replayed.is_empty() {
         for (orig, again) in events.iter().zip(&replayed) {
             if orig != again {

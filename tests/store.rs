@@ -1,0 +1,425 @@
+//! The durable store: reopen, torn tails, corruption, snapshots, locking.
+mod common;
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use authlock::*;
+use common::*;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("authlock-store-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+fn open(dir: &Path, options: StoreOptions) -> Result<(Engine, OpenReport)> {
+    Engine::builder(PolicyDocument::parse(SIMPLE).unwrap())
+        .clock(FakeClock::at(Timestamp::from_millis(T0)))
+        .ids(SeededIds::new(7))
+        .open_store(dir, options)
+}
+
+fn create() -> StoreOptions {
+    StoreOptions {
+        create: true,
+        ..StoreOptions::default()
+    }
+}
+
+fn journals(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn snapshots(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "snap"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Registers a password and records two failures (one reserved); returns
+/// its ID. A third failure locks it.
+fn some_work(engine: &Engine) -> AuthenticatorId {
+    let pin = engine
+        .register(&Registration::new(
+            "alice",
+            AuthenticatorType::Password,
+            "bank",
+        ))
+        .unwrap();
+    engine
+        .record_failure(&pin, &Attempt::in_app("bank"))
+        .unwrap();
+    let r = engine.reserve(&pin, &Attempt::in_app("bank")).unwrap();
+    assert!(r.accepted);
+    pin
+}
+
+#[test]
+fn counters_survive_closing_and_reopening_the_store() {
+    let dir = temp_dir("reopen");
+    let (engine, report) = open(&dir, create()).unwrap();
+    assert_eq!(report, OpenReport::default());
+    let pin = some_work(&engine);
+    let before = engine.snapshot();
+    drop(engine);
+    let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+    assert_eq!(report.replayed_events, 3);
+    assert_eq!(engine.snapshot(), before);
+    assert_eq!(engine.authenticator(&pin).unwrap().apps[0].failures, 2);
+    assert_eq!(engine.history("alice").on_user.len(), 3);
+    // The store keeps working after a reopen.
+    engine
+        .record_failure(&pin, &Attempt::in_app("bank"))
+        .unwrap();
+    assert_eq!(engine.last_seq(), 5, "the third failure and the lock it caused");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_directory_is_refused_unless_create_is_set() {
+    let dir = temp_dir("missing");
+    let err = open(&dir, StoreOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!dir.exists(), "nothing was created");
+    open(&dir, create()).unwrap();
+    assert!(dir.join("LOCK").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_second_opener_gets_an_in_use_error() {
+    let dir = temp_dir("two");
+    let (first, _) = open(&dir, create()).unwrap();
+    let err = open(&dir, StoreOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("in use"), "{err}");
+    some_work(&first);
+    drop(first);
+    let (again, _) = open(&dir, StoreOptions::default()).unwrap();
+    assert_eq!(again.last_seq(), 3);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+fn is_writable(dir: &Path) -> bool {
+    let probe = dir.join("probe");
+    let ok = fs::write(&probe, b"x").is_ok();
+    let _ = fs::remove_file(&probe);
+    ok
+}
+
+#[test]
+fn a_read_only_directory_is_refused_with_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("readonly");
+    fs::create_dir_all(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
+    let mut immutable = false;
+    if is_writable(&dir) {
+        // Permissions do not bind root: make the directory immutable instead.
+        let st = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&dir)
+            .status();
+        immutable = st.is_ok_and(|s| s.success());
+    }
+    assert!(
+        !is_writable(&dir),
+        "could not make a read-only directory on this machine"
+    );
+    let err = open(&dir, StoreOptions::default()).unwrap_err();
+    if immutable {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&dir)
+            .status();
+    }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    assert!(err.to_string().contains("lock file"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_torn_tail_is_truncated_on_open_and_reported() {
+    let dir = temp_dir("torn");
+    let (engine, _) = open(&dir, create()).unwrap();
+    let pin = some_work(&engine);
+    let before = engine.snapshot();
+    drop(engine);
+    let journal = journals(&dir).pop().unwrap();
+    let good_len = fs::metadata(&journal).unwrap().len();
+    // A write cut short: a record header promising more than is there.
+    let mut f = OpenOptions::new().append(true).open(&journal).unwrap();
+    f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+    drop(f);
+    let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+    assert_eq!(report.dropped_tail_bytes, 7);
+    assert_eq!(engine.snapshot(), before);
+    assert_eq!(
+        fs::metadata(&journal).unwrap().len(),
+        good_len,
+        "truncated to the last good record"
+    );
+    engine
+        .record_failure(&pin, &Attempt::in_app("bank"))
+        .unwrap();
+    drop(engine);
+    let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+    assert_eq!(report.dropped_tail_bytes, 0);
+    assert_eq!(engine.authenticator(&pin).unwrap().apps[0].failures, 3);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_last_record_cut_in_half_loses_only_that_call() {
+    let dir = temp_dir("half");
+    let (engine, _) = open(&dir, create()).unwrap();
+    let pin = some_work(&engine);
+    drop(engine);
+    let journal = journals(&dir).pop().unwrap();
+    let len = fs::metadata(&journal).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+    let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+    assert!(report.dropped_tail_bytes > 0);
+    assert_eq!(
+        engine.last_seq(),
+        2,
+        "the reservation's record was the torn one"
+    );
+    assert_eq!(engine.authenticator(&pin).unwrap().apps[0].failures, 1);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_flipped_byte_in_the_middle_of_the_journal_is_refused() {
+    let dir = temp_dir("flip");
+    let (engine, _) = open(&dir, create()).unwrap();
+    some_work(&engine);
+    drop(engine);
+    let journal = journals(&dir).pop().unwrap();
+    let mut bytes = fs::read(&journal).unwrap();
+    bytes[20] ^= 0x40; // inside the first record's payload
+    fs::write(&journal, &bytes).unwrap();
+    let err = open(&dir, StoreOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("corrupt at byte 0") && msg.contains("checksum"),
+        "{msg}"
+    );
+    assert_eq!(fs::read(&journal).unwrap(), bytes, "nothing was truncated");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn compaction_writes_a_snapshot_and_trims_the_journal_behind_it() {
+    let dir = temp_dir("compact");
+    let (engine, _) = open(&dir, create()).unwrap();
+    let pin = some_work(&engine);
+    assert_eq!(engine.compact().unwrap(), 3);
+    engine
+        .record_failure(&pin, &Attempt::in_app("bank"))
+        .unwrap();
+    assert_eq!(engine.compact().unwrap(), 5);
+    let unlocked = engine
+        .unlock(&pin, "bank", &Actor::admin("ops"), None)
+        .unwrap();
+    assert_eq!(unlocked.len(), 1);
+    assert_eq!(engine.compact().unwrap(), 6);
+    let before = engine.snapshot();
+    drop(engine);
+    assert_eq!(
+        snapshots(&dir).len(),
+        2,
+        "the newest two snapshots are kept"
+    );
+    assert_eq!(
+        journals(&dir).len(),
+        2,
+        "and the segments after the older of them"
+    );
+    let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+    assert_eq!((report.snapshot_seq, report.replayed_events), (6, 0));
+    assert_eq!(engine.snapshot(), before);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_truncated_snapshot_is_refused_and_the_previous_snapshot_recovers() {
+    let dir = temp_dir("snapfall");
+    let (engine, _) = open(&dir, create()).unwrap();
+    let pin = some_work(&engine);
+    engine.compact().unwrap();
+    engine
+        .record_failure(&pin, &Attempt::in_app("bank"))
+        .unwrap();
+    engine.compact().unwrap();
+    engine
+        .record_failure(&pin, &Attempt::in_app("bank"))
+        .unwrap();
+    let before = engine.snapshot();
+    drop(engine);
+    let newest = snapshots(&dir).pop().unwrap();
+    let len = fs::metadata(&newest).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    let err = open(&dir, StoreOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("truncated") && msg.contains("Recovery::PreviousSnapshot"),
+        "{msg}"
+    );
+    let (engine, report) = open(
+        &dir,
+        StoreOptions {
+            recovery: Recovery::PreviousSnapshot,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(report.used_previous_snapshot);
+    assert_eq!(report.snapshot_seq, 3);
+    assert_eq!(
+        engine.snapshot(),
+        before,
+        "previous snapshot plus journal gives the same state"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn automatic_compaction_keeps_the_state() {
+    let dir = temp_dir("auto");
+    let opts = StoreOptions {
+        create: true,
+        compact_every: Some(10),
+        ..StoreOptions::default()
+    };
+    let (engine, _) = open(&dir, opts).unwrap();
+    let pw = engine
+        .register(&Registration::new(
+            "bob",
+            AuthenticatorType::Password,
+            "web",
+        ))
+        .unwrap();
+    for _ in 0..12 {
+        engine.record_failure(&pw, &Attempt::in_app("web")).unwrap();
+        engine.record_success(&pw, &Attempt::in_app("web")).unwrap();
+    }
+    assert!(!snapshots(&dir).is_empty());
+    let before = engine.snapshot();
+    drop(engine);
+    let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+    assert!(report.snapshot_seq >= 10);
+    assert_eq!(engine.snapshot(), before);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn batched_and_unsynced_stores_keep_everything_on_a_clean_close() {
+    for (name, durability) in [
+        (
+            "batched",
+            Durability::Batched {
+                max_delay: std::time::Duration::from_millis(5),
+                max_events: 100,
+            },
+        ),
+        ("none", Durability::None),
+    ] {
+        let dir = temp_dir(name);
+        let (engine, _) = open(
+            &dir,
+            StoreOptions {
+                durability,
+                ..create()
+            },
+        )
+        .unwrap();
+        some_work(&engine);
+        let before = engine.snapshot();
+        drop(engine);
+        let (engine, _) = open(
+            &dir,
+            StoreOptions {
+                durability,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(engine.snapshot(), before, "{name}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn the_engine_stops_after_its_sink_fails_to_store_events() {
+    struct Flaky(AtomicUsize);
+    impl EventSink for Flaky {
+        fn append(&self, _events: &[Event]) -> std::result::Result<(), String> {
+            if self.0.fetch_add(1, Ordering::SeqCst) >= 2 {
+                Err("disk full".into())
+            } else {
+                Ok(())
+            }
+        }
+        fn events(&self) -> Vec<Event> {
+            Vec::new()
+        }
+    }
+    let engine = Engine::builder(PolicyDocument::new())
+        .history(Arc::new(Flaky(AtomicUsize::new(0))))
+        .build();
+    let pw = engine
+        .register(&Registration::new("a", AuthenticatorType::Password, "web"))
+        .unwrap();
+    engine.record_failure(&pw, &Attempt::in_app("web")).unwrap();
+    let err = engine
+        .record_failure(&pw, &Attempt::in_app("web"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Storage(m) if m.contains("disk full")),
+        "{err:?}"
+    );
+    for result in [
+        engine.check(&pw, "web").map(|_| ()),
+        engine
+            .record_success(&pw, &Attempt::in_app("web"))
+            .map(|_| ()),
+        engine
+            .register(&Registration::new("b", AuthenticatorType::Password, "web"))
+            .map(|_| ()),
+    ] {
+        assert!(matches!(result, Err(Error::Storage(_))), "{result:?}");
+    }
+}
+
+#[test]
+fn compact_without_a_store_is_an_error() {
+    let f = engine();
+    assert!(matches!(f.engine.compact(), Err(Error::Storage(_))));
+}
