@@ -589,7 +589,6 @@ impl Engine {
     /// read lock only, unless time has ended a lock or moved backwards, in
     /// which case that is recorded first.
     #[inline]
-
     pub fn check(&self, id: &AuthenticatorId, app: &str) -> Result<Decision> {
         self.healthy()?;
         let now = self.clock.now();

@@ -8,6 +8,7 @@
 //! history. Events for one authenticator reach the sink in the order they
 //! happened; [`MemoryHistory`] keeps all events in sequence order.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -298,16 +299,27 @@ impl UserHistory {
     }
 }
 
-/// The default sink: all events in memory, in sequence order.
+/// The default sink: events in memory, in sequence order — all of them, or
+/// the newest `limit` with [`MemoryHistory::bounded`].
 #[derive(Debug, Default)]
 pub struct MemoryHistory {
-    events: RwLock<Vec<Event>>,
+    events: RwLock<VecDeque<Event>>,
+    limit: Option<usize>,
 }
 
 impl MemoryHistory {
-    /// An empty history.
+    /// An empty history that keeps every event.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty history that keeps the newest `limit` events (an audit
+    /// buffer of bounded memory; persist older events through a store).
+    pub fn bounded(limit: usize) -> Self {
+        MemoryHistory {
+            events: RwLock::new(VecDeque::new()),
+            limit: Some(limit.max(1)),
+        }
     }
 
     /// Number of events stored.
@@ -328,21 +340,28 @@ impl EventSink for MemoryHistory {
         };
         let mut events = self.events.write();
         // Batches of different authenticators may arrive slightly out of
-        // order across threads; keep the vector sorted by sequence.
+        // order across threads; keep the events sorted by sequence.
         let pos = events
             .iter()
             .rposition(|e| e.seq < first.seq)
             .map_or(0, |p| p + 1);
         if pos == events.len() {
-            events.extend_from_slice(batch);
+            events.extend(batch.iter().cloned());
         } else {
-            events.splice(pos..pos, batch.iter().cloned());
+            for (i, e) in batch.iter().enumerate() {
+                events.insert(pos + i, e.clone());
+            }
+        }
+        if let Some(limit) = self.limit {
+            while events.len() > limit {
+                events.pop_front();
+            }
         }
         Ok(())
     }
 
     fn events(&self) -> Vec<Event> {
-        self.events.read().clone()
+        self.events.read().iter().cloned().collect()
     }
 
     fn for_user(&self, user: &str) -> UserHistory {

@@ -43,6 +43,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod capi;
 pub mod engine;
 pub mod error;
 pub mod history;

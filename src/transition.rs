@@ -101,7 +101,9 @@ impl Decision {
 pub struct AttemptOutcome {
     /// Whether the attempt was taken into account; `false` when it was
     /// refused because the authenticator is locked, throttled or
-    /// deactivated (nothing was counted then).
+    /// deactivated (nothing was counted then). For `reserve`, `true` means
+    /// the reserved attempt goes on to verify the secret, even if its
+    /// counted failure locked the authenticator for the attempts after it.
     pub accepted: bool,
     /// Whether a failure was counted by this call.
     pub counted: bool,
@@ -789,7 +791,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
                 accepted: true,
                 counted,
                 failures: failures_now(rec),
-                decision: Decision::Allowed,
+                decision: decision_now(rec),
                 reservation: Some(id),
             });
         }

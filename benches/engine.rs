@@ -1,0 +1,309 @@
+//! The decision path, side by side with governor's keyed rate limiter over
+//! the same keys in the same run. `cargo bench --bench engine`; figures in
+//! docs/PERFORMANCE.md.
+
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authlock::*;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use governor::{Quota, RateLimiter};
+
+const POLICY: &str = r#"
+[policies.password]
+max_failures = 100
+failure_window = "1ms"
+lockout = { kind = "until_unlocked" }
+"#;
+
+/// An engine with `n` passwords in app "web" (one per user), history kept in
+/// a bounded in-memory buffer, and a fake clock the caller advances.
+fn engine_with(n: usize) -> (Engine, Vec<AuthenticatorId>, FakeClock) {
+    let clock = FakeClock::at(Timestamp::from_secs(1_767_225_600));
+    let engine = Engine::builder(PolicyDocument::parse(POLICY).unwrap())
+        .clock(clock.clone())
+        .ids(SeededIds::new(1))
+        .history(Arc::new(MemoryHistory::bounded(1 << 20)))
+        .build();
+    let ids = (0..n)
+        .map(|i| {
+            engine
+                .register(&Registration::new(
+                    &format!("user-{i}"),
+                    AuthenticatorType::Password,
+                    "web",
+                ))
+                .unwrap()
+        })
+        .collect();
+    (engine, ids, clock)
+}
+
+type Keyed = RateLimiter<
+    u64,
+    governor::state::keyed::DefaultKeyedStateStore<u64>,
+    governor::clock::DefaultClock,
+>;
+
+fn governor_with(n: u64) -> Keyed {
+    let quota = Quota::per_second(NonZeroU32::new(1_000_000_000).unwrap());
+    let limiter = RateLimiter::keyed(quota);
+    for k in 0..n {
+        let _ = limiter.check_key(&k);
+    }
+    limiter
+}
+
+/// A cheap uniform index sequence (xorshift), the same for both libraries.
+struct Xs(u64);
+impl Xs {
+    #[inline]
+    fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn check(c: &mut Criterion) {
+    let mut g = c.benchmark_group("check_hot");
+    let (engine, ids, _) = engine_with(1);
+    let id = ids[0];
+    g.bench_function("authlock", |b| {
+        b.iter(|| engine.check(black_box(&id), black_box("web")).unwrap())
+    });
+    let gov = governor_with(1);
+    g.bench_function("governor", |b| {
+        b.iter(|| gov.check_key(black_box(&0)).is_ok())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("check_random");
+    for n in [1_000usize, 10_000, 100_000, 1_000_000] {
+        let (engine, ids, _) = engine_with(n);
+        let mut xs = Xs(0x9e37_79b9);
+        g.bench_with_input(BenchmarkId::new("authlock", n), &n, |b, &n| {
+            b.iter(|| engine.check(&ids[xs.next(n)], "web").unwrap())
+        });
+        drop(engine);
+        let gov = governor_with(n as u64);
+        let mut xs = Xs(0x9e37_79b9);
+        g.bench_with_input(BenchmarkId::new("governor", n), &n, |b, &n| {
+            b.iter(|| gov.check_key(&(xs.next(n) as u64)).is_ok())
+        });
+    }
+    g.finish();
+}
+
+fn record_failure(c: &mut Criterion) {
+    let mut g = c.benchmark_group("record_failure");
+    // The window is 1 ms and the clock moves 1 ms per failure, so every
+    // failure is counted and the counter never reaches the lock.
+    let (engine, ids, clock) = engine_with(1);
+    let id = ids[0];
+    let step = Duration::from_millis(1);
+    g.bench_function(BenchmarkId::new("hot", 1), |b| {
+        b.iter(|| {
+            clock.advance(step);
+            let out = engine.record_failure(&id, &Attempt::in_app("web")).unwrap();
+            debug_assert!(out.counted);
+            out
+        })
+    });
+    for n in [1_000usize, 10_000, 100_000, 1_000_000] {
+        let (engine, ids, clock) = engine_with(n);
+        let mut xs = Xs(0x51ed);
+        g.bench_with_input(BenchmarkId::new("random", n), &n, |b, &n| {
+            b.iter(|| {
+                clock.advance(step);
+                engine
+                    .record_failure(&ids[xs.next(n)], &Attempt::in_app("web"))
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn actions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("actions");
+    let (engine, ids, clock) = engine_with(1);
+    let id = ids[0];
+    let a = Attempt::in_app("web");
+    // Setup (untimed): three failures; timed: the success that resets them.
+    g.bench_function("record_success_after_failures", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                for _ in 0..3 {
+                    engine.record_failure(&id, &a).unwrap();
+                }
+                clock.advance(Duration::from_micros(1));
+                let t = Instant::now();
+                black_box(engine.record_success(&id, &a).unwrap());
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    let admin = Actor::admin("bench");
+    g.bench_function("lock", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                engine.unlock(&id, "web", &admin, None).unwrap();
+                let t = Instant::now();
+                black_box(engine.lock(&id, "web", &admin, Some("bench")).unwrap());
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.bench_function("unlock", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                engine.lock(&id, "web", &admin, None).unwrap();
+                let t = Instant::now();
+                black_box(engine.unlock(&id, "web", &admin, None).unwrap());
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// `iters` checks in total, spread over `threads` threads, each on its own
+/// authenticators (`disjoint`) or all on one.
+fn threaded(
+    engine: &Engine,
+    ids: &[AuthenticatorId],
+    threads: usize,
+    iters: u64,
+    disjoint: bool,
+) -> Duration {
+    let per = iters / threads as u64;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                let mine: &[AuthenticatorId] = if disjoint {
+                    let chunk = ids.len() / threads;
+                    &ids[t * chunk..(t + 1) * chunk]
+                } else {
+                    &ids[..1]
+                };
+                let mut xs = Xs(0x1234 + t as u64);
+                for _ in 0..per {
+                    black_box(engine.check(&mine[xs.next(mine.len())], "web").unwrap());
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("threads_check");
+    let (engine, ids, clock) = engine_with(10_000);
+    g.throughput(Throughput::Elements(1));
+    for (name, threads, disjoint) in [
+        ("1-thread", 1, true),
+        ("2-threads-disjoint", 2, true),
+        ("2-threads-shared", 2, false),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| threaded(&engine, &ids, threads, iters.max(2), disjoint))
+        });
+    }
+    g.finish();
+
+    // Two threads recording failures and successes on one authenticator:
+    // correctness under contention, and what it costs.
+    let mut g = c.benchmark_group("threads_shared_writes");
+    let id = ids[0];
+    g.bench_function("2-threads-failure-success", |b| {
+        b.iter_custom(|iters| {
+            let per = (iters / 2).max(1);
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        let a = Attempt::in_app("web");
+                        for i in 0..per {
+                            if i % 4 == 3 {
+                                black_box(engine.record_success(&id, &a).unwrap());
+                            } else {
+                                black_box(engine.record_failure(&id, &a).unwrap());
+                            }
+                        }
+                    });
+                }
+            });
+            clock.advance(Duration::from_millis(1));
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
+fn durability(c: &mut Criterion) {
+    let mut g = c.benchmark_group("record_failure_durability");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(3));
+    let modes = [
+        ("sync", Durability::Sync),
+        (
+            "batched-5ms-256",
+            Durability::Batched {
+                max_delay: Duration::from_millis(5),
+                max_events: 256,
+            },
+        ),
+        ("none", Durability::None),
+    ];
+    for (name, durability) in modes {
+        let dir =
+            std::env::temp_dir().join(format!("authlock-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let clock = FakeClock::at(Timestamp::from_secs(1_767_225_600));
+        let (engine, _) = Engine::builder(PolicyDocument::parse(POLICY).unwrap())
+            .clock(clock.clone())
+            .open_store(
+                &dir,
+                StoreOptions {
+                    durability,
+                    create: true,
+                    compact_every: Some(1 << 20),
+                    ..StoreOptions::default()
+                },
+            )
+            .unwrap();
+        let id = engine
+            .register(&Registration::new("u", AuthenticatorType::Password, "web"))
+            .unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                clock.advance(Duration::from_millis(1));
+                engine.record_failure(&id, &Attempt::in_app("web")).unwrap()
+            })
+        });
+        drop(engine);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    targets = check, record_failure, actions, threads, durability
+}
+criterion_main!(benches);
