@@ -822,13 +822,11 @@ impl Engine {
         app_name(app)?;
         let mut users = self.users.write();
         let applied = self.mutate(id, app, actor, now, Command::Delete { reason })?;
-        if applied.removed {
-            if let Some(user) = applied.events.first().map(|e| e.user.clone()) {
-                if let Some(entry) = users.map.get_mut(&*user) {
+        if applied.removed
+            && let Some(user) = applied.events.first().map(|e| e.user.clone())
+                && let Some(entry) = users.map.get_mut(&*user) {
                     entry.authenticators.retain(|a| a != id);
                 }
-            }
-        }
         drop(users);
         self.notify(&applied.events);
         Ok(applied.events)
@@ -1038,14 +1036,13 @@ impl Engine {
         match kind.scope() {
             Scope::AppUser => {
                 if let Some(rec) = existing.iter().find(|r| r.kind == kind) {
-                    if let Some(given) = given_id {
-                        if given != rec.id {
+                    if let Some(given) = given_id
+                        && given != rec.id {
                             return Err(Error::History(format!(
                                 "registration of {given} conflicts with live {kind} {} of user `{}`",
                                 rec.id, reg.user
                             )));
                         }
-                    }
                     let applied =
                         self.mutate(&rec.id, &reg.app, actor, now, Command::AddApp { suspended })?;
                     drop(users);

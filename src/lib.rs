@@ -46,8 +46,10 @@
 pub mod capi;
 pub mod engine;
 pub mod error;
+pub mod helpdesk;
 pub mod history;
 pub mod ids;
+pub mod journey;
 pub mod policy;
 pub mod record;
 mod replay;
@@ -62,11 +64,16 @@ pub use engine::{
     Attempt, Engine, EngineBuilder, Identifier, IdentifierKind, Observer, Registration,
 };
 pub use error::{Error, Result};
+pub use helpdesk::{AccountRef, Helpdesk, HelpdeskConfig, HelpdeskError, Permission, PolicyMode};
 pub use history::{
     Action, Actor, Event, EventSink, MemoryHistory, NoHistory, UserHistory, history_from_json,
     history_to_json,
 };
 pub use ids::{AppId, AuthenticatorId, DeviceId, IdGenerator, RandomIds, SeededIds, UserId};
+pub use journey::{
+    JourneyContext, JourneyError, Step, StepConfig, StepError, StepOutcome, StepResult,
+    run_step_json,
+};
 pub use policy::{FieldError, Lockout, Policy, PolicyDocument, PolicyErrors, ThrottleStep};
 pub use record::{Fingerprint, LockKind, Status};
 pub use snapshot::{Snapshot, UserSnapshot};

@@ -525,11 +525,10 @@ impl Collector<'_> {
 /// Applies a raw policy's fields over `base`, reporting malformed values.
 fn merge(base: &Policy, raw: &RawPolicy, c: &mut Collector<'_>) -> Policy {
     let mut p = base.clone();
-    if let Some(v) = raw.max_failures {
-        if let Some(v) = c.u32_in("max_failures", v) {
+    if let Some(v) = raw.max_failures
+        && let Some(v) = c.u32_in("max_failures", v) {
             p.max_failures = v;
         }
-    }
     if let Some(w) = &raw.failure_window {
         if w == "none" {
             p.failure_window = None;
@@ -819,15 +818,14 @@ impl PolicyDocument {
     /// else the tenant's. `None` for types without policy lockout.
     #[inline]
     pub fn policy(&self, kind: AuthenticatorType, app: &str) -> Option<&Policy> {
-        if !self.overrides.is_empty() && kind.scope() != Scope::GlobalUser {
-            if let Some(p) = self
+        if !self.overrides.is_empty() && kind.scope() != Scope::GlobalUser
+            && let Some(p) = self
                 .overrides
                 .get(app)
                 .and_then(|per| per[kind as usize].as_ref())
             {
                 return Some(p);
             }
-        }
         self.tenant_policies[kind as usize].as_ref()
     }
 

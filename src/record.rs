@@ -96,7 +96,7 @@ impl Fingerprint {
             what: "fingerprint",
             why: format!("`{}` is not an even number of hex digits", s.escape_debug()),
         };
-        if s.len() % 2 != 0 || !s.is_ascii() {
+        if !s.len().is_multiple_of(2) || !s.is_ascii() {
             return Err(bad());
         }
         let bytes = (0..s.len())
@@ -434,13 +434,12 @@ impl Record {
                     "authenticator {id} has a reservation numbered beyond its counter"
                 ));
             }
-            if let Some(l) = &st.lock {
-                if l.kind == LockKind::Manual && l.duration_ms.is_some() {
+            if let Some(l) = &st.lock
+                && l.kind == LockKind::Manual && l.duration_ms.is_some() {
                     return Err(format!(
                         "authenticator {id} has a manual lock with an expiry"
                     ));
                 }
-            }
         }
         Ok(())
     }

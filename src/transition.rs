@@ -251,8 +251,8 @@ pub fn evaluate(inst: &Instance, policy: Option<&Policy>, now: Timestamp) -> Dec
             }
         }
     }
-    if let (Some(p), Some(last)) = (policy, st.marks.last()) {
-        if !p.throttle.is_empty() {
+    if let (Some(p), Some(last)) = (policy, st.marks.last())
+        && !p.throttle.is_empty() {
             let delay = p.throttle_delay(counted_failures(st, Some(p), now));
             if !delay.is_zero() {
                 let retry_at = last.at.min(now).plus(delay);
@@ -261,7 +261,6 @@ pub fn evaluate(inst: &Instance, policy: Option<&Policy>, now: Timestamp) -> Dec
                 }
             }
         }
-    }
     Decision::Allowed
 }
 
@@ -481,8 +480,8 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
             };
             require(rec, op)?;
             let slot = rec.slot(ctx.app)?;
-            if let Command::Commit { reservation, .. } = &cmd {
-                if !rec.instances[slot]
+            if let Command::Commit { reservation, .. } = &cmd
+                && !rec.instances[slot]
                     .state
                     .reservations
                     .iter()
@@ -493,7 +492,6 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
                         reservation: *reservation,
                     });
                 }
-            }
             if matches!(op, Operation::RecordFailure | Operation::Reserve) && ctx.policy.is_none() {
                 return Err(Error::Unsupported {
                     kind: rec.kind,
@@ -518,12 +516,11 @@ fn normalize(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, out: &mut Vec<Event>)
     let inst = &mut rec.instances[slot];
     let before = inst.stored_status();
     let mut rewound = false;
-    if let Some(l) = inst.state.lock.as_deref_mut() {
-        if l.since > now {
+    if let Some(l) = inst.state.lock.as_deref_mut()
+        && l.since > now {
             l.since = now;
             rewound = true;
         }
-    }
     for m in &mut inst.state.marks {
         if m.at > now {
             m.at = now;
@@ -613,11 +610,10 @@ fn count_failure(
     let st = &mut rec.instances[slot].state;
     let window = policy.failure_window;
     st.marks.retain(|m| is_counted(m, window, now));
-    if let Some(fp) = fingerprint {
-        if st.marks.iter().any(|m| m.fingerprint.as_ref() == Some(fp)) {
+    if let Some(fp) = fingerprint
+        && st.marks.iter().any(|m| m.fingerprint.as_ref() == Some(fp)) {
             return (false, None);
         }
-    }
     st.marks.push(FailureMark {
         at: now,
         fingerprint: fingerprint.cloned(),
