@@ -27,6 +27,20 @@
  *   authlock_last_error_message, and every pointer inside an authlock_event,
  *   belong to the library: never free them.
  *
+ * Durable store
+ * - authlock_engine_open_store backs an engine with a directory (journal
+ *   and snapshots), so counters and locks survive a killed process. One
+ *   process per directory: while an engine has it open, a second opener
+ *   (in any process) gets AUTHLOCK_STATUS_STORAGE, its message saying the
+ *   store is in use. authlock_engine_free releases the directory.
+ * - Durability: AUTHLOCK_DURABILITY_SYNC syncs every call's events before
+ *   it returns; AUTHLOCK_DURABILITY_BATCHED writes and syncs within a
+ *   bounded delay or event count (a killed process or a machine crash may
+ *   lose that window; reservations are always synced before they return);
+ *   AUTHLOCK_DURABILITY_NONE only buffers (tests and simulations).
+ * - The directory belongs to the library while open: the host neither
+ *   edits nor deletes its files. The path string is borrowed for the call.
+ *
  * Threads
  * - One engine may be used from many threads at once: every function taking
  *   a const authlock_engine * is thread-safe. Updates to one authenticator
@@ -104,7 +118,8 @@ enum authlock_status
   AUTHLOCK_STATUS_INVALID_ID = 1003,
   /**
    * A number that should be one of the header's `AUTHLOCK_TYPE_*`,
-   * `AUTHLOCK_IDENTIFIER_*` or `AUTHLOCK_ACTOR_*` constants is not.
+   * `AUTHLOCK_IDENTIFIER_*`, `AUTHLOCK_ACTOR_*`, `AUTHLOCK_DURABILITY_*`
+   * or `AUTHLOCK_RECOVERY_*` constants is not.
    */
   AUTHLOCK_STATUS_INVALID_KIND = 1004,
   /**
@@ -362,10 +377,12 @@ typedef uint32_t authlock_reason;
 #endif // __cplusplus
 
 /**
- * An engine: the lockout state of one tenant, in memory.
+ * An engine: the lockout state of one tenant, in memory, optionally backed
+ * by a durable store.
  *
- * Opaque. Created by `authlock_engine_new` or
- * `authlock_engine_new_with_clock`, freed once by `authlock_engine_free`.
+ * Opaque. Created by `authlock_engine_new`,
+ * `authlock_engine_new_with_clock` or `authlock_engine_open_store`, freed
+ * once by `authlock_engine_free`.
  * Thread-safe: any number of threads may call functions on the same
  * handle at once (hence `const authlock_engine *`: the engine synchronises
  * internally). It must not be freed while another thread still uses it.
@@ -446,6 +463,82 @@ typedef struct {
  */
 typedef void (*authlock_event_callback)(void *user_data,
                                         const authlock_event *event);
+
+/**
+ * When a store's journal writes reach the disk: one of the
+ * `AUTHLOCK_DURABILITY_*` constants.
+ */
+typedef uint32_t authlock_durability;
+
+/**
+ * What opening a store does when its newest snapshot is corrupt: one of
+ * the `AUTHLOCK_RECOVERY_*` constants.
+ */
+typedef uint32_t authlock_recovery;
+
+/**
+ * How to open a store (`authlock_engine_open_store`).
+ *
+ * A zeroed struct is valid: synced writes, no directory creation, strict
+ * recovery, compaction only by `authlock_engine_compact`.
+ */
+typedef struct {
+  /**
+   * One of the `AUTHLOCK_DURABILITY_*` constants.
+   */
+  authlock_durability durability;
+  /**
+   * For `AUTHLOCK_DURABILITY_BATCHED`: the longest time, in
+   * milliseconds, an event stays unsynced (at least 1). 0 for the other
+   * modes.
+   */
+  uint64_t batch_max_delay_ms;
+  /**
+   * For `AUTHLOCK_DURABILITY_BATCHED`: the most events that stay
+   * unsynced (at least 1). 0 for the other modes.
+   */
+  size_t batch_max_events;
+  /**
+   * Create the directory (and its parents) if it does not exist. When
+   * false a missing directory is refused, so a mistyped path cannot
+   * silently start a fresh store with fresh attempts.
+   */
+  bool create;
+  /**
+   * One of the `AUTHLOCK_RECOVERY_*` constants.
+   */
+  authlock_recovery recovery;
+  /**
+   * Compact (write a snapshot and start a new journal segment) once this
+   * many events were written since the last snapshot; 0 means never
+   * automatically, only by `authlock_engine_compact`.
+   */
+  uint64_t compact_every;
+} authlock_store_options;
+
+/**
+ * What opening a store found, as plain data.
+ */
+typedef struct {
+  /**
+   * The sequence number of the snapshot loaded (0: none).
+   */
+  uint64_t snapshot_seq;
+  /**
+   * Events replayed from the journal after that snapshot.
+   */
+  uint64_t replayed_events;
+  /**
+   * Bytes dropped from the end of the journal: a last write cut short by
+   * a crash (0 normally).
+   */
+  uint64_t dropped_tail_bytes;
+  /**
+   * Whether the newest snapshot was corrupt and, as
+   * `AUTHLOCK_RECOVERY_PREVIOUS_SNAPSHOT` allows, the previous one used.
+   */
+  bool used_previous_snapshot;
+} authlock_open_report;
 
 /**
  * An authenticator type: one of the `AUTHLOCK_TYPE_*` constants.
@@ -664,6 +757,43 @@ typedef struct {
  */
 #define AUTHLOCK_ACTOR_SYSTEM 4
 
+/**
+ * Every call's events are written and synced (`fdatasync`) before the call
+ * returns: nothing acknowledged is lost, even by a machine crash. The
+ * slowest mode, and the default (0).
+ */
+#define AUTHLOCK_DURABILITY_SYNC 0
+
+/**
+ * Group commit: events are buffered and written and synced by a
+ * background thread at most `batch_max_delay_ms` later or once
+ * `batch_max_events` are waiting, whichever comes first. A process killed,
+ * or a machine that crashes, within that window may lose the events of the
+ * window (and with them the failures they counted). Reservations
+ * (`authlock_engine_reserve`) are always synced, with every event before
+ * them, before the call returns.
+ */
+#define AUTHLOCK_DURABILITY_BATCHED 1
+
+/**
+ * Events are buffered in memory and written when the buffer fills or the
+ * engine is freed, never synced: a killed process loses the buffer. For
+ * tests and simulations only.
+ */
+#define AUTHLOCK_DURABILITY_NONE 2
+
+/**
+ * Refuse to open (`AUTHLOCK_STATUS_STORAGE`, with what is wrong in
+ * `authlock_last_error_message`). The default (0).
+ */
+#define AUTHLOCK_RECOVERY_STRICT 0
+
+/**
+ * Open from the previous snapshot and the journal after it (the store
+ * keeps both for this); the open report says so.
+ */
+#define AUTHLOCK_RECOVERY_PREVIOUS_SNAPSHOT 1
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -731,6 +861,9 @@ authlock_status authlock_engine_new_with_clock(const char *document,
 /**
  * Frees an engine and everything it holds. NULL is accepted and ignored.
  * No other thread may be using the engine; the handle is invalid after.
+ * For a store-backed engine, this writes out buffered events (syncing them
+ * unless the durability is `AUTHLOCK_DURABILITY_NONE`) and releases the
+ * store's directory for the next opener.
  */
 void authlock_engine_free(authlock_engine *engine);
 
@@ -745,6 +878,61 @@ void authlock_engine_free(authlock_engine *engine);
 authlock_status authlock_engine_set_event_callback(const authlock_engine *engine,
                                                    authlock_event_callback callback,
                                                    void *user_data);
+
+/**
+ * Opens the durable store in directory `dir` (or creates it, with
+ * `options->create`) and returns the engine it backs, its state recovered
+ * from the newest snapshot and the journal after it. Every change made
+ * through the engine is written to the store's journal; a restarted
+ * process that opens the same directory gets the same counters and locks.
+ *
+ * - `dir`: the directory's path, NUL-terminated UTF-8. One process at a
+ *   time: while an engine has the directory open (in this process or
+ *   another), opening it again is refused with `AUTHLOCK_STATUS_STORAGE`
+ *   and a message saying it is in use. `authlock_engine_free` releases it.
+ * - `document`: the policies (TOML, or JSON when it starts with `{`).
+ * - `clock`: the host clock, as for `authlock_engine_new_with_clock`, or
+ *   NULL for the system clock. `clock_user_data` is passed back as it is
+ *   and must stay valid until the engine is freed.
+ * - `options`: how to open it (see `authlock_store_options`); a number
+ *   that is no `AUTHLOCK_DURABILITY_*` or `AUTHLOCK_RECOVERY_*` constant
+ *   is `AUTHLOCK_STATUS_INVALID_KIND`, batch settings of 0 for
+ *   `AUTHLOCK_DURABILITY_BATCHED` (or set for another mode) are
+ *   `AUTHLOCK_STATUS_INVALID_ARGUMENT`.
+ *
+ * A missing directory without `create`, a directory in use, an I/O error
+ * or corrupt files are `AUTHLOCK_STATUS_STORAGE`, with the details in
+ * `authlock_last_error_message`. A write that fails later stops the
+ * engine: every call after it returns `AUTHLOCK_STATUS_STORAGE`.
+ *
+ * `dir`, `document` and `options` are borrowed for the call. On success
+ * `*out_engine` receives a new engine the caller owns and frees with
+ * `authlock_engine_free`, and `*out_report` what opening found. The
+ * history functions of a store-backed engine return the events since its
+ * last snapshot.
+ */
+authlock_status authlock_engine_open_store(const char *dir,
+                                           const char *document,
+                                           authlock_clock_callback clock,
+                                           void *clock_user_data,
+                                           const authlock_store_options *options,
+                                           authlock_engine **out_engine,
+                                           authlock_open_report *out_report);
+
+/**
+ * Compacts a store-backed engine's store: writes a snapshot of the whole
+ * state and starts a new journal segment, atomically (temporary file,
+ * sync, rename, directory sync), then removes the files the two newest
+ * snapshots no longer need. Opening the store later replays only the
+ * events after this snapshot.
+ *
+ * On success `*out_seq` receives the snapshot's sequence number (the last
+ * event it includes). An engine without a store, or a failed write, is
+ * `AUTHLOCK_STATUS_STORAGE`; a failed compaction leaves the store as it
+ * was, with every event still in the journal.
+ */
+authlock_status authlock_engine_compact(const authlock_engine *engine,
+                                        uint64_t *out_seq);
 
 /**
  * Registers an explicitly registered authenticator (password, PIN,

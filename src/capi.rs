@@ -37,8 +37,10 @@
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -48,6 +50,7 @@ use crate::history::{Action, Actor, Event};
 use crate::ids::AuthenticatorId;
 use crate::policy::PolicyDocument;
 use crate::record::LockKind;
+use crate::store::{Durability, Recovery, StoreOptions};
 use crate::time::{Clock, Timestamp};
 use crate::transition::{AttemptOutcome, Decision};
 use crate::types::AuthenticatorType;
@@ -86,7 +89,8 @@ pub enum authlock_status {
     /// digits.
     InvalidId = 1003,
     /// A number that should be one of the header's `AUTHLOCK_TYPE_*`,
-    /// `AUTHLOCK_IDENTIFIER_*` or `AUTHLOCK_ACTOR_*` constants is not.
+    /// `AUTHLOCK_IDENTIFIER_*`, `AUTHLOCK_ACTOR_*`, `AUTHLOCK_DURABILITY_*`
+    /// or `AUTHLOCK_RECOVERY_*` constants is not.
     InvalidKind = 1004,
     /// No authenticator has this ID.
     NotFound = 2000,
@@ -182,7 +186,7 @@ impl authlock_status {
             S::InvalidUtf8 => c"a string argument is not valid UTF-8",
             S::InvalidArgument => c"an argument is malformed (empty, too long, control characters, wrong length or not allowed here)",
             S::InvalidId => c"an authenticator ID must be 32 lowercase hex digits",
-            S::InvalidKind => c"a type, identifier kind or actor kind number is not one of the header's constants",
+            S::InvalidKind => c"a type, identifier kind, actor kind, durability or recovery mode number is not one of the header's constants",
             S::NotFound => c"no authenticator has this ID",
             S::Deleted => c"the authenticator was deleted",
             S::UnknownUser => c"the user is not known",
@@ -480,15 +484,105 @@ pub type authlock_event_callback =
 /// lock or a wait). It must not unwind.
 pub type authlock_clock_callback = Option<extern "C" fn(user_data: *mut c_void) -> i64>;
 
-/// An engine: the lockout state of one tenant, in memory.
+/// When a store's journal writes reach the disk: one of the
+/// `AUTHLOCK_DURABILITY_*` constants.
+pub type authlock_durability = u32;
+/// Every call's events are written and synced (`fdatasync`) before the call
+/// returns: nothing acknowledged is lost, even by a machine crash. The
+/// slowest mode, and the default (0).
+pub const AUTHLOCK_DURABILITY_SYNC: authlock_durability = 0;
+/// Group commit: events are buffered and written and synced by a
+/// background thread at most `batch_max_delay_ms` later or once
+/// `batch_max_events` are waiting, whichever comes first. A process killed,
+/// or a machine that crashes, within that window may lose the events of the
+/// window (and with them the failures they counted). Reservations
+/// (`authlock_engine_reserve`) are always synced, with every event before
+/// them, before the call returns.
+pub const AUTHLOCK_DURABILITY_BATCHED: authlock_durability = 1;
+/// Events are buffered in memory and written when the buffer fills or the
+/// engine is freed, never synced: a killed process loses the buffer. For
+/// tests and simulations only.
+pub const AUTHLOCK_DURABILITY_NONE: authlock_durability = 2;
+
+/// What opening a store does when its newest snapshot is corrupt: one of
+/// the `AUTHLOCK_RECOVERY_*` constants.
+pub type authlock_recovery = u32;
+/// Refuse to open (`AUTHLOCK_STATUS_STORAGE`, with what is wrong in
+/// `authlock_last_error_message`). The default (0).
+pub const AUTHLOCK_RECOVERY_STRICT: authlock_recovery = 0;
+/// Open from the previous snapshot and the journal after it (the store
+/// keeps both for this); the open report says so.
+pub const AUTHLOCK_RECOVERY_PREVIOUS_SNAPSHOT: authlock_recovery = 1;
+
+/// How to open a store (`authlock_engine_open_store`).
 ///
-/// Opaque. Created by `authlock_engine_new` or
-/// `authlock_engine_new_with_clock`, freed once by `authlock_engine_free`.
+/// A zeroed struct is valid: synced writes, no directory creation, strict
+/// recovery, compaction only by `authlock_engine_compact`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct authlock_store_options {
+    /// One of the `AUTHLOCK_DURABILITY_*` constants.
+    pub durability: authlock_durability,
+    /// For `AUTHLOCK_DURABILITY_BATCHED`: the longest time, in
+    /// milliseconds, an event stays unsynced (at least 1). 0 for the other
+    /// modes.
+    pub batch_max_delay_ms: u64,
+    /// For `AUTHLOCK_DURABILITY_BATCHED`: the most events that stay
+    /// unsynced (at least 1). 0 for the other modes.
+    pub batch_max_events: usize,
+    /// Create the directory (and its parents) if it does not exist. When
+    /// false a missing directory is refused, so a mistyped path cannot
+    /// silently start a fresh store with fresh attempts.
+    pub create: bool,
+    /// One of the `AUTHLOCK_RECOVERY_*` constants.
+    pub recovery: authlock_recovery,
+    /// Compact (write a snapshot and start a new journal segment) once this
+    /// many events were written since the last snapshot; 0 means never
+    /// automatically, only by `authlock_engine_compact`.
+    pub compact_every: u64,
+}
+
+/// What opening a store found, as plain data.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct authlock_open_report {
+    /// The sequence number of the snapshot loaded (0: none).
+    pub snapshot_seq: u64,
+    /// Events replayed from the journal after that snapshot.
+    pub replayed_events: u64,
+    /// Bytes dropped from the end of the journal: a last write cut short by
+    /// a crash (0 normally).
+    pub dropped_tail_bytes: u64,
+    /// Whether the newest snapshot was corrupt and, as
+    /// `AUTHLOCK_RECOVERY_PREVIOUS_SNAPSHOT` allows, the previous one used.
+    pub used_previous_snapshot: bool,
+}
+
+/// An engine: the lockout state of one tenant, in memory, optionally backed
+/// by a durable store.
+///
+/// Opaque. Created by `authlock_engine_new`,
+/// `authlock_engine_new_with_clock` or `authlock_engine_open_store`, freed
+/// once by `authlock_engine_free`.
 /// Thread-safe: any number of threads may call functions on the same
 /// handle at once (hence `const authlock_engine *`: the engine synchronises
 /// internally). It must not be freed while another thread still uses it.
 pub struct authlock_engine {
     engine: Engine,
+}
+
+impl authlock_engine {
+    /// Wraps an engine built in Rust, so that Rust code can hand it to C
+    /// (as `Box::into_raw(Box::new(..))`, freed by `authlock_engine_free`)
+    /// or call the C functions on it.
+    pub fn wrap(engine: Engine) -> authlock_engine {
+        authlock_engine { engine }
+    }
+
+    /// The engine behind the handle, for Rust code holding one.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -599,6 +693,9 @@ pub extern "C" fn authlock_engine_new_with_clock(
 
 /// Frees an engine and everything it holds. NULL is accepted and ignored.
 /// No other thread may be using the engine; the handle is invalid after.
+/// For a store-backed engine, this writes out buffered events (syncing them
+/// unless the durability is `AUTHLOCK_DURABILITY_NONE`) and releases the
+/// store's directory for the next opener.
 #[unsafe(no_mangle)]
 pub extern "C" fn authlock_engine_free(engine: *mut authlock_engine) {
     boundary_or((), || free_box(engine))
@@ -625,6 +722,98 @@ pub extern "C" fn authlock_engine_set_event_callback(
             }) as Arc<dyn Observer>
         });
         engine.set_observer(observer);
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The durable store
+// ---------------------------------------------------------------------------
+
+/// Opens the durable store in directory `dir` (or creates it, with
+/// `options->create`) and returns the engine it backs, its state recovered
+/// from the newest snapshot and the journal after it. Every change made
+/// through the engine is written to the store's journal; a restarted
+/// process that opens the same directory gets the same counters and locks.
+///
+/// - `dir`: the directory's path, NUL-terminated UTF-8. One process at a
+///   time: while an engine has the directory open (in this process or
+///   another), opening it again is refused with `AUTHLOCK_STATUS_STORAGE`
+///   and a message saying it is in use. `authlock_engine_free` releases it.
+/// - `document`: the policies (TOML, or JSON when it starts with `{`).
+/// - `clock`: the host clock, as for `authlock_engine_new_with_clock`, or
+///   NULL for the system clock. `clock_user_data` is passed back as it is
+///   and must stay valid until the engine is freed.
+/// - `options`: how to open it (see `authlock_store_options`); a number
+///   that is no `AUTHLOCK_DURABILITY_*` or `AUTHLOCK_RECOVERY_*` constant
+///   is `AUTHLOCK_STATUS_INVALID_KIND`, batch settings of 0 for
+///   `AUTHLOCK_DURABILITY_BATCHED` (or set for another mode) are
+///   `AUTHLOCK_STATUS_INVALID_ARGUMENT`.
+///
+/// A missing directory without `create`, a directory in use, an I/O error
+/// or corrupt files are `AUTHLOCK_STATUS_STORAGE`, with the details in
+/// `authlock_last_error_message`. A write that fails later stops the
+/// engine: every call after it returns `AUTHLOCK_STATUS_STORAGE`.
+///
+/// `dir`, `document` and `options` are borrowed for the call. On success
+/// `*out_engine` receives a new engine the caller owns and frees with
+/// `authlock_engine_free`, and `*out_report` what opening found. The
+/// history functions of a store-backed engine return the events since its
+/// last snapshot.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_engine_open_store(
+    dir: *const c_char,
+    document: *const c_char,
+    clock: authlock_clock_callback,
+    clock_user_data: *mut c_void,
+    options: *const authlock_store_options,
+    out_engine: *mut *mut authlock_engine,
+    out_report: *mut authlock_open_report,
+) -> authlock_status {
+    boundary(|| {
+        let dir = try_dir(dir)?;
+        let document = try_str(document, "document")?;
+        let options = try_store_options(options)?;
+        let out_engine = Out::new(out_engine, "out_engine")?;
+        let out_report = Out::new(out_report, "out_report")?;
+        let mut builder = Engine::builder(PolicyDocument::parse(document)?);
+        if let Some(clock) = clock {
+            builder = builder.clock(HostClock {
+                clock,
+                user_data: UserData(clock_user_data),
+            });
+        }
+        let (engine, report) = builder.open_store(dir, options)?;
+        out_engine.write(new_handle(engine));
+        out_report.write(authlock_open_report {
+            snapshot_seq: report.snapshot_seq,
+            replayed_events: report.replayed_events,
+            dropped_tail_bytes: report.dropped_tail_bytes,
+            used_previous_snapshot: report.used_previous_snapshot,
+        });
+        Ok(())
+    })
+}
+
+/// Compacts a store-backed engine's store: writes a snapshot of the whole
+/// state and starts a new journal segment, atomically (temporary file,
+/// sync, rename, directory sync), then removes the files the two newest
+/// snapshots no longer need. Opening the store later replays only the
+/// events after this snapshot.
+///
+/// On success `*out_seq` receives the snapshot's sequence number (the last
+/// event it includes). An engine without a store, or a failed write, is
+/// `AUTHLOCK_STATUS_STORAGE`; a failed compaction leaves the store as it
+/// was, with every event still in the journal.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_engine_compact(
+    engine: *const authlock_engine,
+    out_seq: *mut u64,
+) -> authlock_status {
+    boundary(|| {
+        let engine = try_engine(engine)?;
+        let out = Out::new(out_seq, "out_seq")?;
+        out.write(engine.compact()?);
         Ok(())
     })
 }
@@ -1213,7 +1402,7 @@ fn boundary_or<T>(default: T, body: impl FnOnce() -> T) -> T {
 // ---------------------------------------------------------------------------
 
 fn new_handle(engine: Engine) -> *mut authlock_engine {
-    Box::into_raw(Box::new(authlock_engine { engine }))
+    Box::into_raw(Box::new(authlock_engine::wrap(engine)))
 }
 
 fn try_engine<'a>(engine: *const authlock_engine) -> Result<&'a Engine, Failure> {
@@ -1224,6 +1413,66 @@ fn try_id(id: *const c_char) -> Result<AuthenticatorId, Failure> {
     try_str(id, "id")?
         .parse()
         .map_err(|why| Failure::new(authlock_status::InvalidId, why))
+}
+
+/// A store directory: a required, non-empty UTF-8 path.
+fn try_dir<'a>(dir: *const c_char) -> Result<&'a Path, Failure> {
+    match try_str(dir, "dir")? {
+        "" => Err(Failure::new(
+            authlock_status::InvalidArgument,
+            "invalid dir: it is empty; name the store's directory".into(),
+        )),
+        dir => Ok(Path::new(dir)),
+    }
+}
+
+fn try_store_options(options: *const authlock_store_options) -> Result<StoreOptions, Failure> {
+    let options = try_ref(options, "options")?;
+    let batch_set = options.batch_max_delay_ms != 0 || options.batch_max_events != 0;
+    let durability = match options.durability {
+        AUTHLOCK_DURABILITY_BATCHED => {
+            if options.batch_max_delay_ms == 0 || options.batch_max_events == 0 {
+                return Err(Failure::new(
+                    authlock_status::InvalidArgument,
+                    "invalid options: AUTHLOCK_DURABILITY_BATCHED needs batch_max_delay_ms and batch_max_events of at least 1".into(),
+                ));
+            }
+            Durability::Batched {
+                max_delay: Duration::from_millis(options.batch_max_delay_ms),
+                max_events: options.batch_max_events,
+            }
+        }
+        AUTHLOCK_DURABILITY_SYNC | AUTHLOCK_DURABILITY_NONE if batch_set => {
+            return Err(Failure::new(
+                authlock_status::InvalidArgument,
+                "invalid options: batch_max_delay_ms and batch_max_events are only given with AUTHLOCK_DURABILITY_BATCHED".into(),
+            ));
+        }
+        AUTHLOCK_DURABILITY_SYNC => Durability::Sync,
+        AUTHLOCK_DURABILITY_NONE => Durability::None,
+        other => {
+            return Err(Failure::new(
+                authlock_status::InvalidKind,
+                format!("{other} is not a durability mode: use one of AUTHLOCK_DURABILITY_*"),
+            ));
+        }
+    };
+    let recovery = match options.recovery {
+        AUTHLOCK_RECOVERY_STRICT => Recovery::Strict,
+        AUTHLOCK_RECOVERY_PREVIOUS_SNAPSHOT => Recovery::PreviousSnapshot,
+        other => {
+            return Err(Failure::new(
+                authlock_status::InvalidKind,
+                format!("{other} is not a recovery mode: use one of AUTHLOCK_RECOVERY_*"),
+            ));
+        }
+    };
+    Ok(StoreOptions {
+        durability,
+        create: options.create,
+        recovery,
+        compact_every: (options.compact_every != 0).then_some(options.compact_every),
+    })
 }
 
 fn try_type(kind: authlock_authenticator_type) -> Result<AuthenticatorType, Failure> {

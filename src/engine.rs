@@ -1,5 +1,5 @@
 //! The in-memory engine: records in a sharded map, the user index, and the
-//! public API that applies [`transition`](crate::transition)s to them.
+//! public API that applies [`transition`]s to them.
 //!
 //! The engine owns state and concurrency; it decides nothing about lockout
 //! itself. Each call reads the time from the injected [`Clock`] once, finds
@@ -591,6 +591,7 @@ impl Engine {
     #[inline]
     pub fn check(&self, id: &AuthenticatorId, app: &str) -> Result<Decision> {
         self.healthy()?;
+        app_name(app)?;
         let now = self.clock.now();
         {
             let shard = self.shard(id).read();

@@ -67,7 +67,7 @@ pub enum Error {
     },
     /// A commit for a reservation that is not outstanding.
     #[error(
-        "reservation {reservation} on authenticator {id} is not outstanding: it was already committed, never issued, or cleared when the counter was reset"
+        "reservation {reservation} on authenticator {id} is not outstanding: it was already committed, never issued, or dropped as the oldest of more than 16 outstanding"
     )]
     UnknownReservation {
         /// The authenticator.

@@ -4,7 +4,7 @@
 //! Transitions produce [`Event`]s; the engine numbers them and hands them to
 //! an injected [`EventSink`] ([`MemoryHistory`] by default). Every event is
 //! a primitive the engine can apply again, which is how
-//! [`Engine::replay`](crate::Engine::replay) rebuilds a state from its
+//! [`EngineBuilder::replay`](crate::EngineBuilder::replay) rebuilds a state from its
 //! history. Events for one authenticator reach the sink in the order they
 //! happened; [`MemoryHistory`] keeps all events in sequence order.
 

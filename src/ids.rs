@@ -61,19 +61,25 @@ impl fmt::Debug for AuthenticatorId {
 impl FromStr for AuthenticatorId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        if s.len() != Self::TEXT_LEN
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(format!(
+        let bad = || {
+            format!(
                 "`{}` is not an authenticator ID: expected 32 lowercase hex digits",
                 s.escape_debug()
-            ));
+            )
+        };
+        if s.len() != Self::TEXT_LEN {
+            return Err(bad());
         }
-        u128::from_str_radix(s, 16)
-            .map(AuthenticatorId)
-            .map_err(|e| format!("`{s}` is not an authenticator ID: {e}"))
+        let mut bits: u128 = 0;
+        for b in s.bytes() {
+            let digit = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return Err(bad()),
+            };
+            bits = (bits << 4) | digit as u128;
+        }
+        Ok(AuthenticatorId(bits))
     }
 }
 

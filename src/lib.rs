@@ -58,7 +58,12 @@ pub mod store;
 pub mod time;
 pub mod transition;
 pub mod types;
+pub mod uniffi_api;
 pub mod view;
+
+// uniffi's derives name `crate::UniFfiTag`; its scaffolding is in `uniffi_api`.
+#[doc(hidden)]
+pub use uniffi_api::UniFfiTag;
 
 pub use engine::{
     Attempt, Engine, EngineBuilder, Identifier, IdentifierKind, Observer, Registration,

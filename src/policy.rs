@@ -32,7 +32,7 @@
 //! max_failures = 5
 //! ```
 //!
-//! Durations are written as in [`parse_duration`](crate::parse_duration).
+//! Durations are written as in [`parse_duration`].
 //! JSON documents have the same shape.
 
 use std::collections::BTreeMap;
@@ -329,6 +329,17 @@ impl Policy {
                 );
             }
         }
+        if self.failure_window.is_some()
+            && let Some(i) = self
+                .throttle
+                .windows(2)
+                .position(|w| w[1].delay < w[0].delay)
+        {
+            err(
+                &format!("throttle[{}].wait", i + 1),
+                "with a failure_window the delays may not decrease: as failures leave the window the count falls, and a falling count would then raise the delay again (and a clock set back could shorten a wait)".into(),
+            );
+        }
         let mut prev = 0;
         for (i, step) in self.throttle.iter().enumerate() {
             let field = format!("throttle[{i}].after");
@@ -526,9 +537,10 @@ impl Collector<'_> {
 fn merge(base: &Policy, raw: &RawPolicy, c: &mut Collector<'_>) -> Policy {
     let mut p = base.clone();
     if let Some(v) = raw.max_failures
-        && let Some(v) = c.u32_in("max_failures", v) {
-            p.max_failures = v;
-        }
+        && let Some(v) = c.u32_in("max_failures", v)
+    {
+        p.max_failures = v;
+    }
     if let Some(w) = &raw.failure_window {
         if w == "none" {
             p.failure_window = None;
@@ -818,14 +830,15 @@ impl PolicyDocument {
     /// else the tenant's. `None` for types without policy lockout.
     #[inline]
     pub fn policy(&self, kind: AuthenticatorType, app: &str) -> Option<&Policy> {
-        if !self.overrides.is_empty() && kind.scope() != Scope::GlobalUser
+        if !self.overrides.is_empty()
+            && kind.scope() != Scope::GlobalUser
             && let Some(p) = self
                 .overrides
                 .get(app)
                 .and_then(|per| per[kind as usize].as_ref())
-            {
-                return Some(p);
-            }
+        {
+            return Some(p);
+        }
         self.tenant_policies[kind as usize].as_ref()
     }
 

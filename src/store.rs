@@ -14,7 +14,7 @@
 //! A journal record is one call's events: `u32` length, `u32` CRC-32 of the
 //! payload (both little-endian), then the events as JSON. Opening the store
 //! loads the newest valid snapshot and replays the journal after it through
-//! the same transitions that produced it (see [`crate::Engine`]'s replay), so
+//! the same transitions that produced it (see [`crate::EngineBuilder::replay`]), so
 //! the core transitions do not change. The store is an [`EventSink`]: the
 //! engine writes each call's events to it while it holds the authenticator.
 //!
@@ -22,14 +22,16 @@
 //!
 //! - [`Durability::Sync`] (the default): every call's events are written and
 //!   `fdatasync`ed before the call returns.
-//! - [`Durability::Batched`]: group commit. Events are written at once but
-//!   synced at most every `max_delay` or every `max_events` events, whichever
-//!   comes first, by a background thread; a machine crash may lose the
-//!   events of that window (a killed process loses nothing it wrote).
-//!   Reservations are always synced before `reserve` returns: that is their
-//!   whole point.
+//! - [`Durability::Batched`]: group commit. Each call's events are written
+//!   to the file before it returns, but synced at most every `max_delay` or
+//!   every `max_events` events, whichever comes first (a background thread
+//!   syncs on the delay). A killed process loses nothing (the operating
+//!   system has the writes); a machine crash or power cut may lose the
+//!   events of that window. Reservations are always synced before `reserve`
+//!   returns: that is their whole point.
 //! - [`Durability::None`]: events are buffered in memory and written when
-//!   the buffer fills or the engine is dropped (tests, simulations).
+//!   the buffer fills or the engine is dropped; a killed process loses the
+//!   buffer (tests, simulations).
 //!
 //! # Crash safety
 //!
@@ -412,9 +414,11 @@ impl JournalSink {
             .append(true)
             .open(&path)
             .map_err(|e| io_err(format_args!("opening {}", path.display()), e))?;
+        // Sync and batched write each call to the file at once (a killed
+        // process loses nothing); only `None` buffers in memory.
         Ok(match durability {
-            Durability::Sync => Out::Direct(file),
-            _ => Out::Buffered(BufWriter::with_capacity(64 << 10, file)),
+            Durability::Sync | Durability::Batched { .. } => Out::Direct(file),
+            Durability::None => Out::Buffered(BufWriter::with_capacity(64 << 10, file)),
         })
     }
 
@@ -565,6 +569,26 @@ impl EngineBuilder {
         options: StoreOptions,
     ) -> Result<(Engine, OpenReport)> {
         let dir = dir.as_ref().to_path_buf();
+        if dir.as_os_str().is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "store directory",
+                why: "the path is empty".into(),
+            });
+        }
+        if let Durability::Batched {
+            max_delay,
+            max_events,
+        } = options.durability
+            && (max_delay.is_zero() || max_events == 0)
+        {
+            return Err(Error::InvalidArgument {
+                what: "durability",
+                why: format!(
+                    "batched durability needs a delay and an event count above zero (got {}ms and {max_events})",
+                    max_delay.as_millis()
+                ),
+            });
+        }
         match fs::metadata(&dir) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {

@@ -112,7 +112,8 @@ pub struct AttemptOutcome {
     /// The decision for the next attempt (for a refused attempt: why it
     /// was refused).
     pub decision: Decision,
-    /// The reservation made by `reserve`, to pass to `commit`.
+    /// The reservation made by `reserve` (to pass to `commit`), or the one
+    /// `commit` settled.
     pub reservation: Option<u64>,
 }
 
@@ -251,17 +252,48 @@ pub fn evaluate(inst: &Instance, policy: Option<&Policy>, now: Timestamp) -> Dec
             }
         }
     }
-    if let (Some(p), Some(last)) = (policy, st.marks.last())
-        && !p.throttle.is_empty() {
-            let delay = p.throttle_delay(counted_failures(st, Some(p), now));
-            if !delay.is_zero() {
-                let retry_at = last.at.min(now).plus(delay);
-                if now < retry_at {
-                    return Decision::Throttled { retry_at };
-                }
-            }
-        }
+    if let Some(p) = policy
+        && !p.throttle.is_empty()
+        && let Some(retry_at) = throttled_until(st, p, now)
+    {
+        return Decision::Throttled { retry_at };
+    }
     Decision::Allowed
+}
+
+/// The first moment from `now` on at which the throttle schedule allows an
+/// attempt, if that is later than `now`.
+///
+/// The wait after the last failure depends on how many failures count, and
+/// with a failure window that number falls as failures age out; so the
+/// answer walks the moments at which a failure leaves the window, and the
+/// reported time is exact: every attempt before it is refused with the same
+/// answer, and one at it is allowed.
+fn throttled_until(st: &LockState, policy: &Policy, now: Timestamp) -> Option<Timestamp> {
+    let last = st.marks.last()?.at.min(now);
+    let mut from = now;
+    let mut counted: Vec<Timestamp> = st
+        .marks
+        .iter()
+        .map(|m| m.at.min(now))
+        .filter(|&at| policy.failure_window.is_none_or(|w| at.plus(w) > now))
+        .collect();
+    loop {
+        let delay = policy.throttle_delay(counted.len() as u32);
+        let allowed = last.plus(delay).max(from);
+        // The next moment the count falls: the oldest failure leaves the window.
+        let next_change = match (policy.failure_window, counted.first()) {
+            (Some(w), Some(&oldest)) => Some(oldest.plus(w)),
+            _ => None,
+        };
+        match next_change {
+            Some(change) if change <= allowed => {
+                from = change;
+                counted.remove(0);
+            }
+            _ => return (allowed > now).then_some(allowed),
+        }
+    }
 }
 
 /// Whether [`Command::Normalize`] would change the instance at `now`.
@@ -383,7 +415,7 @@ fn require(rec: &Record, op: Operation) -> Result<()> {
 /// Applies `cmd` to `rec` in the context `ctx`.
 ///
 /// On `Err` the record is unchanged. On `Ok`, the record's version is
-/// incremented once if any event was produced.
+/// incremented by the number of events produced.
 pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
     let mut out = Applied::default();
     match cmd {
@@ -486,12 +518,12 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
                     .reservations
                     .iter()
                     .any(|r| r.id == *reservation)
-                {
-                    return Err(Error::UnknownReservation {
-                        id: rec.id,
-                        reservation: *reservation,
-                    });
-                }
+            {
+                return Err(Error::UnknownReservation {
+                    id: rec.id,
+                    reservation: *reservation,
+                });
+            }
             if matches!(op, Operation::RecordFailure | Operation::Reserve) && ctx.policy.is_none() {
                 return Err(Error::Unsupported {
                     kind: rec.kind,
@@ -502,7 +534,9 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
         }
     }
     if !out.events.is_empty() {
-        rec.version += 1;
+        // One version per event, so a replay (one transition per event)
+        // gives every record the version it had.
+        rec.version += out.events.len() as u64;
     }
     Ok(out)
 }
@@ -517,10 +551,11 @@ fn normalize(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, out: &mut Vec<Event>)
     let before = inst.stored_status();
     let mut rewound = false;
     if let Some(l) = inst.state.lock.as_deref_mut()
-        && l.since > now {
-            l.since = now;
-            rewound = true;
-        }
+        && l.since > now
+    {
+        l.since = now;
+        rewound = true;
+    }
     for m in &mut inst.state.marks {
         if m.at > now {
             m.at = now;
@@ -611,9 +646,10 @@ fn count_failure(
     let window = policy.failure_window;
     st.marks.retain(|m| is_counted(m, window, now));
     if let Some(fp) = fingerprint
-        && st.marks.iter().any(|m| m.fingerprint.as_ref() == Some(fp)) {
-            return (false, None);
-        }
+        && st.marks.iter().any(|m| m.fingerprint.as_ref() == Some(fp))
+    {
+        return (false, None);
+    }
     st.marks.push(FailureMark {
         at: now,
         fingerprint: fingerprint.cloned(),

@@ -115,3 +115,75 @@ fn statuses_are_numbered_in_blocks_by_family() {
     );
     assert_eq!(S::Ok as u32, 0);
 }
+
+/// The thread's last error message, as text.
+fn last_error() -> String {
+    let ptr = authlock::capi::authlock_last_error_message();
+    // SAFETY: the library returns a NUL-terminated string it owns, valid
+    // until this thread's next failing call.
+    unsafe { CStr::from_ptr(ptr) }
+        .to_str()
+        .expect("messages are UTF-8")
+        .to_string()
+}
+
+#[test]
+fn the_storage_family_is_returned_by_store_failures() {
+    use authlock::capi::*;
+    use std::ptr::null_mut;
+
+    let policy = c"[policies.password]\nmax_failures = 3\n";
+    let mut engine: *mut authlock_engine = null_mut();
+    assert_eq!(
+        authlock_engine_new(policy.as_ptr(), &mut engine),
+        authlock_status::Ok
+    );
+    // Compacting an engine that has no store.
+    let mut seq = 0u64;
+    assert_eq!(
+        authlock_engine_compact(engine, &mut seq),
+        authlock_status::Storage
+    );
+    assert!(
+        last_error().contains("not backed by a store"),
+        "{}",
+        last_error()
+    );
+    authlock_engine_free(engine);
+
+    // Opening a directory that does not exist, without create.
+    let dir = std::env::temp_dir().join(format!("authlock-capi-status-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+    let options = authlock_store_options {
+        durability: AUTHLOCK_DURABILITY_SYNC,
+        batch_max_delay_ms: 0,
+        batch_max_events: 0,
+        create: false,
+        recovery: AUTHLOCK_RECOVERY_STRICT,
+        compact_every: 0,
+    };
+    let mut report = authlock_open_report {
+        snapshot_seq: 9,
+        replayed_events: 9,
+        dropped_tail_bytes: 9,
+        used_previous_snapshot: true,
+    };
+    let before = report;
+    engine = null_mut();
+    let status = authlock_engine_open_store(
+        dir_c.as_ptr(),
+        policy.as_ptr(),
+        None,
+        null_mut(),
+        &options,
+        &mut engine,
+        &mut report,
+    );
+    assert_eq!(status, authlock_status::Storage);
+    assert_eq!(status as u32 / 1000, 8);
+    assert!(last_error().contains("does not exist"), "{}", last_error());
+    assert!(engine.is_null());
+    assert_eq!(report, before);
+    assert!(!dir.exists());
+}

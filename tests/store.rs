@@ -85,7 +85,11 @@ fn counters_survive_closing_and_reopening_the_store() {
     engine
         .record_failure(&pin, &Attempt::in_app("bank"))
         .unwrap();
-    assert_eq!(engine.last_seq(), 5, "the third failure and the lock it caused");
+    assert_eq!(
+        engine.last_seq(),
+        5,
+        "the third failure and the lock it caused"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -422,4 +426,72 @@ fn the_engine_stops_after_its_sink_fails_to_store_events() {
 fn compact_without_a_store_is_an_error() {
     let f = engine();
     assert!(matches!(f.engine.compact(), Err(Error::Storage(_))));
+}
+
+#[test]
+fn an_empty_path_and_a_zero_batch_are_refused() {
+    let err = open(Path::new(""), create()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                what: "store directory",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let dir = temp_dir("zero-batch");
+    for (delay, events) in [(0, 10), (5, 0)] {
+        let durability = Durability::Batched {
+            max_delay: std::time::Duration::from_millis(delay),
+            max_events: events,
+        };
+        let err = open(
+            &dir,
+            StoreOptions {
+                durability,
+                ..create()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidArgument {
+                    what: "durability",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    assert!(!dir.exists(), "nothing was created");
+}
+
+#[test]
+fn batched_writes_reach_the_file_before_the_call_returns() {
+    let dir = temp_dir("batched-file");
+    let durability = Durability::Batched {
+        max_delay: std::time::Duration::from_secs(3600),
+        max_events: 1_000_000,
+    };
+    let (engine, _) = open(
+        &dir,
+        StoreOptions {
+            durability,
+            ..create()
+        },
+    )
+    .unwrap();
+    let pw = engine
+        .register(&Registration::new("a", AuthenticatorType::Password, "web"))
+        .unwrap();
+    engine.record_failure(&pw, &Attempt::in_app("web")).unwrap();
+    // Not synced yet, but written: a killed process would not lose it.
+    let on_disk = fs::read(journals(&dir).pop().unwrap()).unwrap();
+    let events = on_disk.windows(8).filter(|w| w == b"\"failure").count();
+    assert_eq!(events, 1, "the failure is in the journal file");
+    drop(engine);
+    fs::remove_dir_all(&dir).unwrap();
 }
