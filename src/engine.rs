@@ -825,9 +825,10 @@ impl Engine {
         let applied = self.mutate(id, app, actor, now, Command::Delete { reason })?;
         if applied.removed
             && let Some(user) = applied.events.first().map(|e| e.user.clone())
-                && let Some(entry) = users.map.get_mut(&*user) {
-                    entry.authenticators.retain(|a| a != id);
-                }
+            && let Some(entry) = users.map.get_mut(&*user)
+        {
+            entry.authenticators.retain(|a| a != id);
+        }
         drop(users);
         self.notify(&applied.events);
         Ok(applied.events)
@@ -1038,12 +1039,13 @@ impl Engine {
             Scope::AppUser => {
                 if let Some(rec) = existing.iter().find(|r| r.kind == kind) {
                     if let Some(given) = given_id
-                        && given != rec.id {
-                            return Err(Error::History(format!(
-                                "registration of {given} conflicts with live {kind} {} of user `{}`",
-                                rec.id, reg.user
-                            )));
-                        }
+                        && given != rec.id
+                    {
+                        return Err(Error::History(format!(
+                            "registration of {given} conflicts with live {kind} {} of user `{}`",
+                            rec.id, reg.user
+                        )));
+                    }
                     let applied =
                         self.mutate(&rec.id, &reg.app, actor, now, Command::AddApp { suspended })?;
                     drop(users);

@@ -435,11 +435,13 @@ impl Record {
                 ));
             }
             if let Some(l) = &st.lock
-                && l.kind == LockKind::Manual && l.duration_ms.is_some() {
-                    return Err(format!(
-                        "authenticator {id} has a manual lock with an expiry"
-                    ));
-                }
+                && l.kind == LockKind::Manual
+                && l.duration_ms.is_some()
+            {
+                return Err(format!(
+                    "authenticator {id} has a manual lock with an expiry"
+                ));
+            }
         }
         Ok(())
     }
