@@ -16,7 +16,8 @@ cargo clippy --all-targets --quiet -- -D warnings
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
-step "cargo run --example quickstart"
+step "the README's first command, and the Rust example"
+cargo run --quiet -- simulate examples/scenarios/pin-throttle.toml > /dev/null
 cargo run --quiet --example quickstart > /dev/null
 
 if [ -d benches ]; then
