@@ -80,10 +80,13 @@
  * argument the caller passed is unusable; 2xxx, the thing named does not
  * exist (or no longer does, or already does); 3xxx, the authenticator's
  * type does not support the operation; 4xxx, the app of the call is not
- * one the authenticator is used in; 5xxx, a policy document is invalid;
- * 6xxx, a snapshot or history document is refused; 7xxx, an internal
- * error; 8xxx, the durable store failed. A number, once given, is never
- * reused for another meaning.
+ * one the authenticator is used in;
+ * 5xxx, a configuration document (policies, a journey step, the helpdesk)
+ * is invalid; 6xxx, a snapshot or history document is refused; 7xxx, an
+ * internal error; 8xxx, the durable store failed; 9xxx, the helpdesk
+ * refused a step of its flow (a permission, an authentication or an
+ * enrolment is missing). A number, once given, is never reused for
+ * another meaning.
  *
  * `authlock_status_message` gives a fixed description of each value;
  * `authlock_last_error_message` gives the details of the calling thread's
@@ -123,6 +126,12 @@ enum authlock_status
    */
   AUTHLOCK_STATUS_INVALID_KIND = 1004,
   /**
+   * A JSON request (a journey step request, a helpdesk request) does not
+   * parse or does not have the request's shape: an unknown field or
+   * operation, a missing or mistyped field.
+   */
+  AUTHLOCK_STATUS_INVALID_REQUEST = 1005,
+  /**
    * No authenticator has this ID.
    */
   AUTHLOCK_STATUS_NOT_FOUND = 2000,
@@ -143,6 +152,19 @@ enum authlock_status
    */
   AUTHLOCK_STATUS_UNKNOWN_RESERVATION = 2004,
   /**
+   * The helpdesk has no such operator, identity store or account.
+   */
+  AUTHLOCK_STATUS_HELPDESK_NOT_FOUND = 2005,
+  /**
+   * There is no open helpdesk unlock session with this number (never
+   * opened, finished, cancelled, or closed as the operator's oldest).
+   */
+  AUTHLOCK_STATUS_UNKNOWN_SESSION = 2006,
+  /**
+   * The helpdesk account exists already.
+   */
+  AUTHLOCK_STATUS_ACCOUNT_EXISTS = 2007,
+  /**
    * The authenticator's type does not support the operation (a manual
    * lock of an OTP, a failure counted on a social login, ...).
    */
@@ -155,6 +177,16 @@ enum authlock_status
    * The policy document does not parse or does not validate.
    */
   AUTHLOCK_STATUS_INVALID_POLICY = 5000,
+  /**
+   * A journey step configuration does not parse or breaks the rules
+   * (every problem is listed, with its field).
+   */
+  AUTHLOCK_STATUS_INVALID_STEP_CONFIG = 5001,
+  /**
+   * The helpdesk configuration does not parse or breaks the rules, or
+   * the engine was not built with its stores' account lockout policies.
+   */
+  AUTHLOCK_STATUS_INVALID_HELPDESK_CONFIG = 5002,
   /**
    * The snapshot is corrupt, of another format or version, or of another
    * tenant.
@@ -178,6 +210,37 @@ enum authlock_status
    * files); after a write failure the engine refuses every call.
    */
   AUTHLOCK_STATUS_STORAGE = 8000,
+  /**
+   * The operator's role lacks a permission (Unlock Account, Unlock Any
+   * Account) or the mode it needs (an unenrolled user's account needs
+   * the unrestricted mode).
+   */
+  AUTHLOCK_STATUS_HELPDESK_PERMISSION_DENIED = 9000,
+  /**
+   * Restricted mode: the user must first be authenticated with one of
+   * their enrolled types.
+   */
+  AUTHLOCK_STATUS_HELPDESK_AUTHENTICATION_REQUIRED = 9001,
+  /**
+   * The user is not enrolled with the authentication type given, or with
+   * none.
+   */
+  AUTHLOCK_STATUS_HELPDESK_NOT_ENROLLED = 9002,
+  /**
+   * The selection is empty, or an account selected is not one the
+   * Unlock page offers (not locked, or not the dialog's account or
+   * linked to it).
+   */
+  AUTHLOCK_STATUS_HELPDESK_NOT_UNLOCKABLE = 9003,
+  /**
+   * The unlock session was opened by another operator.
+   */
+  AUTHLOCK_STATUS_HELPDESK_SESSION_OF_ANOTHER_OPERATOR = 9004,
+  /**
+   * Two accounts cannot be linked or unlinked (the same store, already
+   * linked, not linked).
+   */
+  AUTHLOCK_STATUS_HELPDESK_LINK_REFUSED = 9005,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -388,6 +451,18 @@ typedef uint32_t authlock_reason;
  * internally). It must not be freed while another thread still uses it.
  */
 typedef struct authlock_engine authlock_engine;
+
+/**
+ * A helpdesk: identity stores, operators and roles, and the Unlock
+ * Account flow, over one engine (an account's lockout state is the state
+ * of the user's password in the store's app, `identity-store:<store>`).
+ *
+ * Opaque. Created by `authlock_helpdesk_new`, freed once by
+ * `authlock_helpdesk_free`. Thread-safe: any number of threads may call
+ * `authlock_helpdesk_handle` on the same handle at once. It must not be
+ * freed while another thread still uses it.
+ */
+typedef struct authlock_helpdesk authlock_helpdesk;
 
 /**
  * A host clock: returns the current time in milliseconds since the Unix
@@ -1208,6 +1283,95 @@ authlock_status authlock_engine_snapshot_json(const authlock_engine *engine,
  */
 authlock_status authlock_engine_restore_json(const authlock_engine *engine,
                                              const char *snapshot);
+
+/**
+ * Runs one journey step (lock authenticator, unlock authenticator, user
+ * authenticators) on `engine`, with JSON in and out.
+ *
+ * `request_json` is `{"step": <step configuration>, "context": <journey
+ * context>}` (see docs/JOURNEYS_AND_HELPDESK.md). On success
+ * `*out_json` receives `{"result": <step result>, "context": <context
+ * after the step>}`: the result's `outcome` is `"continue"`,
+ * `"failure_branch"` or `"abort"`; a step that fails is a success of this
+ * call, with the failure in the result. The engine records every change
+ * with the journey and step as actor.
+ *
+ * A request that does not parse is `AUTHLOCK_STATUS_INVALID_REQUEST`, a
+ * step configuration that breaks the rules
+ * `AUTHLOCK_STATUS_INVALID_STEP_CONFIG`, an unusable context (an empty
+ * journey or app name, variables that are not an object)
+ * `AUTHLOCK_STATUS_INVALID_ARGUMENT`; nothing changes then.
+ *
+ * Ownership: `engine` and `request_json` are borrowed for the call; the
+ * string written to `*out_json` is owned by the caller, who frees it once
+ * with `authlock_string_free`.
+ */
+authlock_status authlock_journey_run_step(const authlock_engine *engine,
+                                          const char *request_json,
+                                          char **out_json);
+
+/**
+ * Creates a helpdesk bound to `engine` from the helpdesk configuration
+ * `config_json` (JSON: `stores`, `roles`, `operators`; see
+ * docs/JOURNEYS_AND_HELPDESK.md).
+ *
+ * The engine must have been created with each store's account lockout
+ * policy as its password policy for the store's app (in the policy
+ * document: `[apps."identity-store:<store>".policies.password]` with the
+ * same fields), so that failed logins lock accounts as configured;
+ * otherwise, or for a configuration that breaks the rules, the call
+ * returns `AUTHLOCK_STATUS_INVALID_HELPDESK_CONFIG` with every problem in
+ * `authlock_last_error_message`.
+ *
+ * Lifetime: the engine must outlive the helpdesk. Free the helpdesk with
+ * `authlock_helpdesk_free` before freeing the engine with
+ * `authlock_engine_free`. (The helpdesk holds a reference to the engine's
+ * state, so the other order does not leave a dangling pointer, but then
+ * the engine, and a store directory it has open, is released only when
+ * the helpdesk is freed.)
+ *
+ * Ownership: `engine` and `config_json` are borrowed for the call. On
+ * success `*out_helpdesk` receives a new helpdesk the caller owns and
+ * frees once with `authlock_helpdesk_free`.
+ */
+authlock_status authlock_helpdesk_new(const authlock_engine *engine,
+                                      const char *config_json,
+                                      authlock_helpdesk **out_helpdesk);
+
+/**
+ * Frees a helpdesk and everything it holds (accounts, enrolment, links,
+ * open dialogs, the helpdesk log; the lockout state stays in the engine).
+ * NULL is accepted and ignored. No other thread may be using the
+ * helpdesk; the handle is invalid after. Free it before its engine.
+ */
+void authlock_helpdesk_free(authlock_helpdesk *helpdesk);
+
+/**
+ * Handles one helpdesk request, with JSON in and out.
+ *
+ * `request_json` is an object tagged by `op`: `add_account`, `enrol`,
+ * `unenrol`, `link_accounts`, `unlink_accounts`, `record_login_failure`,
+ * `record_login_success`, `change_password`, `account_status`,
+ * `begin_unlock`, `authenticate_user`, `unlock_page`, `unlock`,
+ * `cancel_unlock`, `history` or `state`, with that operation's fields (see
+ * docs/JOURNEYS_AND_HELPDESK.md). On success `*out_json` receives the
+ * operation's result as JSON (`null` for those that return nothing).
+ *
+ * A refusal changes nothing, and its status says why: the
+ * `AUTHLOCK_STATUS_HELPDESK_*` family (9xxx) for a step of the flow the
+ * operator may not take yet or at all (the message names the missing
+ * permission or step), `AUTHLOCK_STATUS_HELPDESK_NOT_FOUND`,
+ * `AUTHLOCK_STATUS_UNKNOWN_SESSION` and `AUTHLOCK_STATUS_ACCOUNT_EXISTS`
+ * for names, `AUTHLOCK_STATUS_INVALID_REQUEST` for a request that does not
+ * parse, and the engine's own statuses when the engine refused.
+ *
+ * Ownership: `helpdesk` and `request_json` are borrowed for the call; the
+ * string written to `*out_json` is owned by the caller, who frees it once
+ * with `authlock_string_free`.
+ */
+authlock_status authlock_helpdesk_handle(const authlock_helpdesk *helpdesk,
+                                         const char *request_json,
+                                         char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -23,8 +23,11 @@
 //! - Strings the library hands out are owned by the caller and freed with
 //!   `authlock_string_free`; the engine handle (a boxed [`Engine`], shared
 //!   by reference between threads, since every engine operation takes
-//!   `&self`) is freed with `authlock_engine_free`; static and thread-local
-//!   strings are never freed.
+//!   `&self`) is freed with `authlock_engine_free`; a helpdesk handle (a
+//!   boxed [`Helpdesk`] bound to an engine) with `authlock_helpdesk_free`;
+//!   static and thread-local strings are never freed.
+//! - Journey steps and the helpdesk take and give JSON documents: one call
+//!   of [`run_step_json`] or [`Helpdesk::handle_json`] each.
 //!
 //! All raw-pointer handling sits in the few helpers at the end of this file
 //! (`try_ref`, `try_opt_str`, `try_bytes`, `Out`, `free_box`,
@@ -46,8 +49,10 @@ use serde::Serialize;
 
 use crate::engine::{Attempt, Engine, Identifier, Observer, Registration};
 use crate::error::Error;
+use crate::helpdesk::{Helpdesk, HelpdeskConfig, HelpdeskError};
 use crate::history::{Action, Actor, Event};
 use crate::ids::AuthenticatorId;
+use crate::journey::{JourneyError, run_step_json};
 use crate::policy::PolicyDocument;
 use crate::record::LockKind;
 use crate::store::{Durability, Recovery, StoreOptions};
@@ -65,10 +70,13 @@ use crate::types::AuthenticatorType;
 /// argument the caller passed is unusable; 2xxx, the thing named does not
 /// exist (or no longer does, or already does); 3xxx, the authenticator's
 /// type does not support the operation; 4xxx, the app of the call is not
-/// one the authenticator is used in; 5xxx, a policy document is invalid;
-/// 6xxx, a snapshot or history document is refused; 7xxx, an internal
-/// error; 8xxx, the durable store failed. A number, once given, is never
-/// reused for another meaning.
+/// one the authenticator is used in;
+/// 5xxx, a configuration document (policies, a journey step, the helpdesk)
+/// is invalid; 6xxx, a snapshot or history document is refused; 7xxx, an
+/// internal error; 8xxx, the durable store failed; 9xxx, the helpdesk
+/// refused a step of its flow (a permission, an authentication or an
+/// enrolment is missing). A number, once given, is never reused for
+/// another meaning.
 ///
 /// `authlock_status_message` gives a fixed description of each value;
 /// `authlock_last_error_message` gives the details of the calling thread's
@@ -92,6 +100,10 @@ pub enum authlock_status {
     /// `AUTHLOCK_IDENTIFIER_*`, `AUTHLOCK_ACTOR_*`, `AUTHLOCK_DURABILITY_*`
     /// or `AUTHLOCK_RECOVERY_*` constants is not.
     InvalidKind = 1004,
+    /// A JSON request (a journey step request, a helpdesk request) does not
+    /// parse or does not have the request's shape: an unknown field or
+    /// operation, a missing or mistyped field.
+    InvalidRequest = 1005,
     /// No authenticator has this ID.
     NotFound = 2000,
     /// The authenticator was deleted (or replaced by a new registration).
@@ -102,6 +114,13 @@ pub enum authlock_status {
     AlreadyRegistered = 2003,
     /// The reservation passed to commit is not outstanding.
     UnknownReservation = 2004,
+    /// The helpdesk has no such operator, identity store or account.
+    HelpdeskNotFound = 2005,
+    /// There is no open helpdesk unlock session with this number (never
+    /// opened, finished, cancelled, or closed as the operator's oldest).
+    UnknownSession = 2006,
+    /// The helpdesk account exists already.
+    AccountExists = 2007,
     /// The authenticator's type does not support the operation (a manual
     /// lock of an OTP, a failure counted on a social login, ...).
     Unsupported = 3000,
@@ -109,6 +128,12 @@ pub enum authlock_status {
     WrongApp = 4000,
     /// The policy document does not parse or does not validate.
     InvalidPolicy = 5000,
+    /// A journey step configuration does not parse or breaks the rules
+    /// (every problem is listed, with its field).
+    InvalidStepConfig = 5001,
+    /// The helpdesk configuration does not parse or breaks the rules, or
+    /// the engine was not built with its stores' account lockout policies.
+    InvalidHelpdeskConfig = 5002,
     /// The snapshot is corrupt, of another format or version, or of another
     /// tenant.
     InvalidSnapshot = 6000,
@@ -122,11 +147,30 @@ pub enum authlock_status {
     /// The durable store failed (I/O error, directory in use, corrupt
     /// files); after a write failure the engine refuses every call.
     Storage = 8000,
+    /// The operator's role lacks a permission (Unlock Account, Unlock Any
+    /// Account) or the mode it needs (an unenrolled user's account needs
+    /// the unrestricted mode).
+    HelpdeskPermissionDenied = 9000,
+    /// Restricted mode: the user must first be authenticated with one of
+    /// their enrolled types.
+    HelpdeskAuthenticationRequired = 9001,
+    /// The user is not enrolled with the authentication type given, or with
+    /// none.
+    HelpdeskNotEnrolled = 9002,
+    /// The selection is empty, or an account selected is not one the
+    /// Unlock page offers (not locked, or not the dialog's account or
+    /// linked to it).
+    HelpdeskNotUnlockable = 9003,
+    /// The unlock session was opened by another operator.
+    HelpdeskSessionOfAnotherOperator = 9004,
+    /// Two accounts cannot be linked or unlinked (the same store, already
+    /// linked, not linked).
+    HelpdeskLinkRefused = 9005,
 }
 
 impl authlock_status {
     /// Every status, in numeric order.
-    pub fn all() -> [authlock_status; 19] {
+    pub fn all() -> [authlock_status; 31] {
         [
             authlock_status::Ok,
             authlock_status::NullParameter,
@@ -134,19 +178,31 @@ impl authlock_status {
             authlock_status::InvalidArgument,
             authlock_status::InvalidId,
             authlock_status::InvalidKind,
+            authlock_status::InvalidRequest,
             authlock_status::NotFound,
             authlock_status::Deleted,
             authlock_status::UnknownUser,
             authlock_status::AlreadyRegistered,
             authlock_status::UnknownReservation,
+            authlock_status::HelpdeskNotFound,
+            authlock_status::UnknownSession,
+            authlock_status::AccountExists,
             authlock_status::Unsupported,
             authlock_status::WrongApp,
             authlock_status::InvalidPolicy,
+            authlock_status::InvalidStepConfig,
+            authlock_status::InvalidHelpdeskConfig,
             authlock_status::InvalidSnapshot,
             authlock_status::InvalidHistory,
             authlock_status::Internal,
             authlock_status::Panic,
             authlock_status::Storage,
+            authlock_status::HelpdeskPermissionDenied,
+            authlock_status::HelpdeskAuthenticationRequired,
+            authlock_status::HelpdeskNotEnrolled,
+            authlock_status::HelpdeskNotUnlockable,
+            authlock_status::HelpdeskSessionOfAnotherOperator,
+            authlock_status::HelpdeskLinkRefused,
         ]
     }
 
@@ -160,19 +216,31 @@ impl authlock_status {
             1002 => S::InvalidArgument,
             1003 => S::InvalidId,
             1004 => S::InvalidKind,
+            1005 => S::InvalidRequest,
             2000 => S::NotFound,
             2001 => S::Deleted,
             2002 => S::UnknownUser,
             2003 => S::AlreadyRegistered,
             2004 => S::UnknownReservation,
+            2005 => S::HelpdeskNotFound,
+            2006 => S::UnknownSession,
+            2007 => S::AccountExists,
             3000 => S::Unsupported,
             4000 => S::WrongApp,
             5000 => S::InvalidPolicy,
+            5001 => S::InvalidStepConfig,
+            5002 => S::InvalidHelpdeskConfig,
             6000 => S::InvalidSnapshot,
             6001 => S::InvalidHistory,
             7000 => S::Internal,
             7001 => S::Panic,
             8000 => S::Storage,
+            9000 => S::HelpdeskPermissionDenied,
+            9001 => S::HelpdeskAuthenticationRequired,
+            9002 => S::HelpdeskNotEnrolled,
+            9003 => S::HelpdeskNotUnlockable,
+            9004 => S::HelpdeskSessionOfAnotherOperator,
+            9005 => S::HelpdeskLinkRefused,
             _ => return None,
         })
     }
@@ -187,39 +255,82 @@ impl authlock_status {
             S::InvalidArgument => c"an argument is malformed (empty, too long, control characters, wrong length or not allowed here)",
             S::InvalidId => c"an authenticator ID must be 32 lowercase hex digits",
             S::InvalidKind => c"a type, identifier kind, actor kind, durability or recovery mode number is not one of the header's constants",
+            S::InvalidRequest => c"a JSON request does not parse or does not have the request's shape",
             S::NotFound => c"no authenticator has this ID",
             S::Deleted => c"the authenticator was deleted",
             S::UnknownUser => c"the user is not known",
             S::AlreadyRegistered => c"the user already has this authenticator type in this app",
             S::UnknownReservation => c"the reservation is not outstanding",
+            S::HelpdeskNotFound => c"the helpdesk has no such operator, identity store or account",
+            S::UnknownSession => c"there is no open helpdesk unlock session with this number",
+            S::AccountExists => c"the helpdesk account exists already",
             S::Unsupported => c"the authenticator's type does not support this operation",
             S::WrongApp => c"the authenticator has no instance in this app",
             S::InvalidPolicy => c"the policy document is invalid",
+            S::InvalidStepConfig => c"the journey step configuration is invalid",
+            S::InvalidHelpdeskConfig => c"the helpdesk configuration is invalid",
             S::InvalidSnapshot => c"the snapshot is refused",
             S::InvalidHistory => c"the history document is refused",
             S::Internal => c"internal error",
             S::Panic => c"internal error: a panic was caught at the C boundary",
             S::Storage => c"the durable store failed",
+            S::HelpdeskPermissionDenied => c"the helpdesk operator's role lacks a permission or mode this needs",
+            S::HelpdeskAuthenticationRequired => c"the helpdesk operator must authenticate the user first",
+            S::HelpdeskNotEnrolled => c"the user is not enrolled with this authentication type",
+            S::HelpdeskNotUnlockable => c"the selection is empty or names an account the Unlock page does not offer",
+            S::HelpdeskSessionOfAnotherOperator => c"the unlock session was opened by another operator",
+            S::HelpdeskLinkRefused => c"the accounts cannot be linked or unlinked",
         }
     }
 }
 
-/// The one place that decides which status each engine error becomes.
-fn status_of(error: &Error) -> authlock_status {
+/// An error of the library, whichever part reported it.
+#[derive(Clone, Copy, Debug)]
+enum LibraryError<'a> {
+    Engine(&'a Error),
+    Journey(&'a JourneyError),
+    Helpdesk(&'a HelpdeskError),
+}
+
+/// The one place that decides which status each library error becomes.
+fn status_of(error: LibraryError<'_>) -> authlock_status {
+    use HelpdeskError as H;
+    use JourneyError as J;
+    use LibraryError as L;
     use authlock_status as S;
     match error {
-        Error::NotFound { .. } => S::NotFound,
-        Error::Deleted { .. } => S::Deleted,
-        Error::Unsupported { .. } => S::Unsupported,
-        Error::WrongApp { .. } => S::WrongApp,
-        Error::UnknownUser { .. } => S::UnknownUser,
-        Error::AlreadyRegistered { .. } => S::AlreadyRegistered,
-        Error::UnknownReservation { .. } => S::UnknownReservation,
-        Error::InvalidArgument { .. } => S::InvalidArgument,
-        Error::Policy(_) => S::InvalidPolicy,
-        Error::Snapshot(_) => S::InvalidSnapshot,
-        Error::History(_) => S::InvalidHistory,
-        Error::Storage(_) => S::Storage,
+        L::Engine(Error::NotFound { .. }) => S::NotFound,
+        L::Engine(Error::Deleted { .. }) => S::Deleted,
+        L::Engine(Error::Unsupported { .. }) => S::Unsupported,
+        L::Engine(Error::WrongApp { .. }) => S::WrongApp,
+        L::Engine(Error::UnknownUser { .. }) => S::UnknownUser,
+        L::Engine(Error::AlreadyRegistered { .. }) => S::AlreadyRegistered,
+        L::Engine(Error::UnknownReservation { .. }) => S::UnknownReservation,
+        L::Engine(Error::InvalidArgument { .. }) => S::InvalidArgument,
+        L::Engine(Error::Policy(_)) => S::InvalidPolicy,
+        L::Engine(Error::Snapshot(_)) => S::InvalidSnapshot,
+        L::Engine(Error::History(_)) => S::InvalidHistory,
+        L::Engine(Error::Storage(_)) => S::Storage,
+        L::Journey(J::Parse { .. } | J::InvalidConfig(_)) => S::InvalidStepConfig,
+        L::Journey(J::InvalidContext { .. }) => S::InvalidArgument,
+        L::Journey(J::InvalidRequest { .. }) => S::InvalidRequest,
+        L::Helpdesk(H::MissingPermission { .. } | H::UnrestrictedModeRequired { .. }) => {
+            S::HelpdeskPermissionDenied
+        }
+        L::Helpdesk(H::AuthenticationRequired { .. }) => S::HelpdeskAuthenticationRequired,
+        L::Helpdesk(H::NotEnrolledWith { .. } | H::NotEnrolled { .. }) => S::HelpdeskNotEnrolled,
+        L::Helpdesk(H::NotOnUnlockPage { .. } | H::NothingSelected) => S::HelpdeskNotUnlockable,
+        L::Helpdesk(H::SessionOfAnotherOperator { .. }) => S::HelpdeskSessionOfAnotherOperator,
+        L::Helpdesk(H::LinkRefused { .. }) => S::HelpdeskLinkRefused,
+        L::Helpdesk(H::UnknownSession { .. }) => S::UnknownSession,
+        L::Helpdesk(
+            H::UnknownOperator { .. } | H::UnknownStore { .. } | H::UnknownAccount { .. },
+        ) => S::HelpdeskNotFound,
+        L::Helpdesk(H::AccountExists { .. }) => S::AccountExists,
+        L::Helpdesk(H::InvalidArgument { .. }) => S::InvalidArgument,
+        L::Helpdesk(H::InvalidConfig(_)) => S::InvalidHelpdeskConfig,
+        L::Helpdesk(H::InvalidRequest { .. }) => S::InvalidRequest,
+        L::Helpdesk(H::Engine(e)) => status_of(L::Engine(e)),
     }
 }
 
@@ -568,7 +679,7 @@ pub struct authlock_open_report {
 /// handle at once (hence `const authlock_engine *`: the engine synchronises
 /// internally). It must not be freed while another thread still uses it.
 pub struct authlock_engine {
-    engine: Engine,
+    engine: Arc<Engine>,
 }
 
 impl authlock_engine {
@@ -576,7 +687,9 @@ impl authlock_engine {
     /// (as `Box::into_raw(Box::new(..))`, freed by `authlock_engine_free`)
     /// or call the C functions on it.
     pub fn wrap(engine: Engine) -> authlock_engine {
-        authlock_engine { engine }
+        authlock_engine {
+            engine: Arc::new(engine),
+        }
     }
 
     /// The engine behind the handle, for Rust code holding one.
@@ -1283,6 +1396,144 @@ pub extern "C" fn authlock_engine_restore_json(
 }
 
 // ---------------------------------------------------------------------------
+// Journey steps
+// ---------------------------------------------------------------------------
+
+/// Runs one journey step (lock authenticator, unlock authenticator, user
+/// authenticators) on `engine`, with JSON in and out.
+///
+/// `request_json` is `{"step": <step configuration>, "context": <journey
+/// context>}` (see docs/JOURNEYS_AND_HELPDESK.md). On success
+/// `*out_json` receives `{"result": <step result>, "context": <context
+/// after the step>}`: the result's `outcome` is `"continue"`,
+/// `"failure_branch"` or `"abort"`; a step that fails is a success of this
+/// call, with the failure in the result. The engine records every change
+/// with the journey and step as actor.
+///
+/// A request that does not parse is `AUTHLOCK_STATUS_INVALID_REQUEST`, a
+/// step configuration that breaks the rules
+/// `AUTHLOCK_STATUS_INVALID_STEP_CONFIG`, an unusable context (an empty
+/// journey or app name, variables that are not an object)
+/// `AUTHLOCK_STATUS_INVALID_ARGUMENT`; nothing changes then.
+///
+/// Ownership: `engine` and `request_json` are borrowed for the call; the
+/// string written to `*out_json` is owned by the caller, who frees it once
+/// with `authlock_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_journey_run_step(
+    engine: *const authlock_engine,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> authlock_status {
+    boundary(|| {
+        let engine = try_engine(engine)?;
+        let request = try_str(request_json, "request_json")?;
+        let out = Out::new(out_json, "out_json")?;
+        out.write(c_string(run_step_json(engine, request)?)?);
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The helpdesk
+// ---------------------------------------------------------------------------
+
+/// A helpdesk: identity stores, operators and roles, and the Unlock
+/// Account flow, over one engine (an account's lockout state is the state
+/// of the user's password in the store's app, `identity-store:<store>`).
+///
+/// Opaque. Created by `authlock_helpdesk_new`, freed once by
+/// `authlock_helpdesk_free`. Thread-safe: any number of threads may call
+/// `authlock_helpdesk_handle` on the same handle at once. It must not be
+/// freed while another thread still uses it.
+pub struct authlock_helpdesk {
+    helpdesk: Helpdesk,
+}
+
+/// Creates a helpdesk bound to `engine` from the helpdesk configuration
+/// `config_json` (JSON: `stores`, `roles`, `operators`; see
+/// docs/JOURNEYS_AND_HELPDESK.md).
+///
+/// The engine must have been created with each store's account lockout
+/// policy as its password policy for the store's app (in the policy
+/// document: `[apps."identity-store:<store>".policies.password]` with the
+/// same fields), so that failed logins lock accounts as configured;
+/// otherwise, or for a configuration that breaks the rules, the call
+/// returns `AUTHLOCK_STATUS_INVALID_HELPDESK_CONFIG` with every problem in
+/// `authlock_last_error_message`.
+///
+/// Lifetime: the engine must outlive the helpdesk. Free the helpdesk with
+/// `authlock_helpdesk_free` before freeing the engine with
+/// `authlock_engine_free`. (The helpdesk holds a reference to the engine's
+/// state, so the other order does not leave a dangling pointer, but then
+/// the engine, and a store directory it has open, is released only when
+/// the helpdesk is freed.)
+///
+/// Ownership: `engine` and `config_json` are borrowed for the call. On
+/// success `*out_helpdesk` receives a new helpdesk the caller owns and
+/// frees once with `authlock_helpdesk_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_helpdesk_new(
+    engine: *const authlock_engine,
+    config_json: *const c_char,
+    out_helpdesk: *mut *mut authlock_helpdesk,
+) -> authlock_status {
+    boundary(|| {
+        let engine = try_shared_engine(engine)?;
+        let config = try_str(config_json, "config_json")?;
+        let out = Out::new(out_helpdesk, "out_helpdesk")?;
+        let helpdesk = Helpdesk::new(&HelpdeskConfig::from_json(config)?, engine)?;
+        out.write(Box::into_raw(Box::new(authlock_helpdesk { helpdesk })));
+        Ok(())
+    })
+}
+
+/// Frees a helpdesk and everything it holds (accounts, enrolment, links,
+/// open dialogs, the helpdesk log; the lockout state stays in the engine).
+/// NULL is accepted and ignored. No other thread may be using the
+/// helpdesk; the handle is invalid after. Free it before its engine.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_helpdesk_free(helpdesk: *mut authlock_helpdesk) {
+    boundary_or((), || free_box(helpdesk))
+}
+
+/// Handles one helpdesk request, with JSON in and out.
+///
+/// `request_json` is an object tagged by `op`: `add_account`, `enrol`,
+/// `unenrol`, `link_accounts`, `unlink_accounts`, `record_login_failure`,
+/// `record_login_success`, `change_password`, `account_status`,
+/// `begin_unlock`, `authenticate_user`, `unlock_page`, `unlock`,
+/// `cancel_unlock`, `history` or `state`, with that operation's fields (see
+/// docs/JOURNEYS_AND_HELPDESK.md). On success `*out_json` receives the
+/// operation's result as JSON (`null` for those that return nothing).
+///
+/// A refusal changes nothing, and its status says why: the
+/// `AUTHLOCK_STATUS_HELPDESK_*` family (9xxx) for a step of the flow the
+/// operator may not take yet or at all (the message names the missing
+/// permission or step), `AUTHLOCK_STATUS_HELPDESK_NOT_FOUND`,
+/// `AUTHLOCK_STATUS_UNKNOWN_SESSION` and `AUTHLOCK_STATUS_ACCOUNT_EXISTS`
+/// for names, `AUTHLOCK_STATUS_INVALID_REQUEST` for a request that does not
+/// parse, and the engine's own statuses when the engine refused.
+///
+/// Ownership: `helpdesk` and `request_json` are borrowed for the call; the
+/// string written to `*out_json` is owned by the caller, who frees it once
+/// with `authlock_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_helpdesk_handle(
+    helpdesk: *const authlock_helpdesk,
+    request_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> authlock_status {
+    boundary(|| {
+        let helpdesk = try_helpdesk(helpdesk)?;
+        let request = try_str(request_json, "request_json")?;
+        let out = Out::new(out_json, "out_json")?;
+        out.write(c_string(helpdesk.handle_json(request)?)?);
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------
 // Shared shapes of the entry points
 // ---------------------------------------------------------------------------
 
@@ -1353,7 +1604,19 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
-        Failure::new(status_of(&error), error.to_string())
+        Failure::new(status_of(LibraryError::Engine(&error)), error.to_string())
+    }
+}
+
+impl From<JourneyError> for Failure {
+    fn from(error: JourneyError) -> Failure {
+        Failure::new(status_of(LibraryError::Journey(&error)), error.to_string())
+    }
+}
+
+impl From<HelpdeskError> for Failure {
+    fn from(error: HelpdeskError) -> Failure {
+        Failure::new(status_of(LibraryError::Helpdesk(&error)), error.to_string())
     }
 }
 
@@ -1407,6 +1670,15 @@ fn new_handle(engine: Engine) -> *mut authlock_engine {
 
 fn try_engine<'a>(engine: *const authlock_engine) -> Result<&'a Engine, Failure> {
     Ok(&try_ref(engine, "engine")?.engine)
+}
+
+/// The shared engine behind a handle, for a helpdesk bound to it.
+fn try_shared_engine(engine: *const authlock_engine) -> Result<Arc<Engine>, Failure> {
+    Ok(Arc::clone(&try_ref(engine, "engine")?.engine))
+}
+
+fn try_helpdesk<'a>(helpdesk: *const authlock_helpdesk) -> Result<&'a Helpdesk, Failure> {
+    Ok(&try_ref(helpdesk, "helpdesk")?.helpdesk)
 }
 
 fn try_id(id: *const c_char) -> Result<AuthenticatorId, Failure> {
@@ -1902,7 +2174,130 @@ mod tests {
             (Error::Storage("x".into()), 8),
         ];
         for (error, family) in cases {
-            assert_eq!(status_of(&error) as u32 / 1000, family, "{error:?}");
+            assert_eq!(
+                status_of(LibraryError::Engine(&error)) as u32 / 1000,
+                family,
+                "{error:?}"
+            );
+            // The helpdesk passes engine refusals through unchanged.
+            assert_eq!(
+                status_of(LibraryError::Helpdesk(&HelpdeskError::Engine(
+                    error.clone()
+                ))),
+                status_of(LibraryError::Engine(&error)),
+            );
+        }
+    }
+
+    #[test]
+    fn every_journey_and_helpdesk_error_maps_to_its_status() {
+        use HelpdeskError as H;
+        use JourneyError as J;
+        use authlock_status as S;
+        let journey = [
+            (
+                J::Parse {
+                    format: "JSON",
+                    message: "x".into(),
+                },
+                S::InvalidStepConfig,
+            ),
+            (J::InvalidConfig(Vec::new()), S::InvalidStepConfig),
+            (J::InvalidContext { why: "x".into() }, S::InvalidArgument),
+            (J::InvalidRequest { why: "x".into() }, S::InvalidRequest),
+        ];
+        for (error, status) in journey {
+            assert_eq!(
+                status_of(LibraryError::Journey(&error)),
+                status,
+                "{error:?}"
+            );
+        }
+        let account = crate::helpdesk::AccountRef::new("corp", "alice");
+        let helpdesk = [
+            (
+                H::MissingPermission {
+                    operator: "o".into(),
+                    role: "r".into(),
+                    permission: crate::Permission::UnlockAnyAccount,
+                    why: "w".into(),
+                },
+                S::HelpdeskPermissionDenied,
+            ),
+            (
+                H::UnrestrictedModeRequired {
+                    operator: "o".into(),
+                    role: "r".into(),
+                },
+                S::HelpdeskPermissionDenied,
+            ),
+            (
+                H::AuthenticationRequired {
+                    role: "r".into(),
+                    enrolled: Vec::new(),
+                },
+                S::HelpdeskAuthenticationRequired,
+            ),
+            (
+                H::NotEnrolledWith {
+                    user: "u".into(),
+                    method: "m".into(),
+                    enrolled: Vec::new(),
+                },
+                S::HelpdeskNotEnrolled,
+            ),
+            (H::NotEnrolled { user: "u".into() }, S::HelpdeskNotEnrolled),
+            (
+                H::NotOnUnlockPage {
+                    account: account.clone(),
+                    why: "w".into(),
+                },
+                S::HelpdeskNotUnlockable,
+            ),
+            (H::NothingSelected, S::HelpdeskNotUnlockable),
+            (
+                H::SessionOfAnotherOperator { session: 1 },
+                S::HelpdeskSessionOfAnotherOperator,
+            ),
+            (
+                H::LinkRefused {
+                    accounts: "a".into(),
+                    action: "linked",
+                    why: "w",
+                },
+                S::HelpdeskLinkRefused,
+            ),
+            (H::UnknownSession { session: 1 }, S::UnknownSession),
+            (
+                H::UnknownOperator {
+                    operator: "o".into(),
+                },
+                S::HelpdeskNotFound,
+            ),
+            (H::UnknownStore { store: "s".into() }, S::HelpdeskNotFound),
+            (
+                H::UnknownAccount {
+                    account: account.clone(),
+                },
+                S::HelpdeskNotFound,
+            ),
+            (H::AccountExists { account }, S::AccountExists),
+            (
+                H::InvalidArgument {
+                    what: "w",
+                    why: "y".into(),
+                },
+                S::InvalidArgument,
+            ),
+            (H::InvalidConfig(Vec::new()), S::InvalidHelpdeskConfig),
+            (H::InvalidRequest { why: "x".into() }, S::InvalidRequest),
+        ];
+        for (error, status) in helpdesk {
+            assert_eq!(
+                status_of(LibraryError::Helpdesk(&error)),
+                status,
+                "{error:?}"
+            );
         }
     }
 }

@@ -415,6 +415,14 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The shard that holds `id`.
+#[inline]
+pub(crate) fn shard_index(id: &AuthenticatorId) -> usize {
+    let mut h = IdHasher::default();
+    h.write_u128(id.as_u128());
+    (h.finish() >> 58) as usize % SHARDS
+}
+
 /// The app a call names, checked.
 fn app_name(app: &str) -> Result<()> {
     check_name("app", app)
@@ -470,9 +478,7 @@ impl Engine {
 
     #[inline]
     pub(crate) fn shard(&self, id: &AuthenticatorId) -> &RwLock<Shard> {
-        let mut h = IdHasher::default();
-        h.write_u128(id.as_u128());
-        &self.shards[(h.finish() >> 58) as usize % SHARDS]
+        &self.shards[shard_index(id)]
     }
 
     /// Numbers events and writes them to the sink. Call while holding the

@@ -184,6 +184,14 @@ impl Lock {
     }
 }
 
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// The lockout state of one instance (or of a global-user authenticator).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockState {
@@ -191,22 +199,22 @@ pub struct LockState {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub marks: Vec<FailureMark>,
     /// Temporary lockouts since the last success or unlock.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub temporary_lockouts: u32,
     /// The lock, if any (it may have expired: see [`LockState::lock_at`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<Box<Lock>>,
     /// Deactivated by an admin.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub deactivated: bool,
     /// Deactivated because the user is suspended.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub suspended: bool,
     /// Reservations not yet committed, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reservations: Vec<Reservation>,
     /// The next reservation number.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub next_reservation: u64,
 }
 

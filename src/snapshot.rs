@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, Identifier, Shard, UserEntry, Users};
+use crate::engine::{Engine, Identifier, Shard, UserEntry, Users, shard_index};
 use crate::error::{Error, Result, check_name};
 use crate::ids::{AuthenticatorId, UserId};
 use crate::record::Record;
@@ -30,8 +30,10 @@ pub struct UserSnapshot {
     /// The user's ID.
     pub id: String,
     /// Whether the user is suspended.
+    #[serde(default, skip_serializing_if = "crate::record::is_false")]
     pub suspended: bool,
     /// The profile's identifiers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identifiers: Vec<Identifier>,
     /// The user's live authenticators, in registration order.
     pub authenticators: Vec<AuthenticatorId>,
@@ -57,10 +59,60 @@ pub struct Snapshot {
     pub deleted: Vec<AuthenticatorId>,
 }
 
+/// A snapshot borrowing the engine's data, so that writing one at scale
+/// copies nothing; it serialises exactly as [`Snapshot`].
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    format: &'a str,
+    version: u32,
+    tenant: &'a str,
+    last_seq: u64,
+    users: Vec<UserRef<'a>>,
+    records: Vec<&'a Record>,
+    deleted: Vec<AuthenticatorId>,
+}
+
+#[derive(Serialize)]
+struct UserRef<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "crate::record::is_false")]
+    suspended: bool,
+    #[serde(skip_serializing_if = "<[Identifier]>::is_empty")]
+    identifiers: &'a [Identifier],
+    authenticators: &'a [AuthenticatorId],
+}
+
+impl SnapshotRef<'_> {
+    fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(256 * (self.records.len() + 1));
+        // Serialising plain data to memory cannot fail.
+        let _ = serde_json::to_writer(&mut out, self);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
 impl Snapshot {
     /// The snapshot as JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        SnapshotRef {
+            format: &self.format,
+            version: self.version,
+            tenant: &self.tenant,
+            last_seq: self.last_seq,
+            users: self
+                .users
+                .iter()
+                .map(|u| UserRef {
+                    id: &u.id,
+                    suspended: u.suspended,
+                    identifiers: &u.identifiers,
+                    authenticators: &u.authenticators,
+                })
+                .collect(),
+            records: self.records.iter().collect(),
+            deleted: self.deleted.clone(),
+        }
+        .to_json()
     }
 
     /// Reads a snapshot from JSON (not yet checked: see [`Engine::restore`]).
@@ -150,14 +202,71 @@ impl Engine {
         }
     }
 
-    /// The state as JSON.
+    /// The state as JSON, consistent at one moment. Written straight from
+    /// the engine's data under its read locks (checks go on meanwhile;
+    /// changes wait), with nothing copied.
     pub fn snapshot_json(&self) -> String {
-        self.snapshot().to_json()
+        self.snapshot_json_then(|_| {}).1
+    }
+
+    /// [`Engine::snapshot_json`], calling `at_point(last_seq)` while every
+    /// lock is held (a store starts its new journal segment there).
+    pub(crate) fn snapshot_json_then(&self, at_point: impl FnOnce(u64)) -> (u64, String) {
+        let users = self.users.read();
+        let shards: Vec<_> = self.shards.iter().map(|s| s.read()).collect();
+        let mut records: Vec<&Record> = shards.iter().flat_map(|s| s.records.values()).collect();
+        records.sort_unstable_by_key(|r| r.id);
+        let mut deleted: Vec<AuthenticatorId> = shards
+            .iter()
+            .flat_map(|s| s.deleted.iter().copied())
+            .collect();
+        deleted.sort_unstable();
+        let mut user_list: Vec<UserRef<'_>> = users
+            .map
+            .iter()
+            .map(|(id, e)| UserRef {
+                id,
+                suspended: e.suspended,
+                identifiers: &e.identifiers,
+                authenticators: &e.authenticators,
+            })
+            .collect();
+        user_list.sort_unstable_by(|a, b| a.id.cmp(b.id));
+        let last_seq = self.seq.load(Ordering::SeqCst);
+        at_point(last_seq);
+        let json = SnapshotRef {
+            format: SNAPSHOT_FORMAT,
+            version: SNAPSHOT_VERSION,
+            tenant: &self.tenant,
+            last_seq,
+            users: user_list,
+            records,
+            deleted,
+        }
+        .to_json();
+        (last_seq, json)
     }
 
     /// Replaces the whole state with `snap`, after checking it completely.
     /// On error the engine is unchanged.
     pub fn restore(&self, snap: &Snapshot) -> Result<()> {
+        self.restore_owned(snap.clone())
+    }
+
+    /// Moves the whole state of `other` (which is left empty) into this
+    /// engine, replacing its own.
+    pub(crate) fn adopt_state(&self, other: &Engine) {
+        let mut u = self.users.write();
+        *u = std::mem::take(&mut *other.users.write());
+        for (mine, theirs) in self.shards.iter().zip(other.shards.iter()) {
+            *mine.write() = std::mem::take(&mut *theirs.write());
+        }
+        self.seq
+            .store(other.seq.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    fn restore_owned(&self, snap: Snapshot) -> Result<()> {
+        let last_seq = snap.last_seq;
         let (users, shards) = self.build_state(snap)?;
         let mut u = self.users.write();
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.write()).collect();
@@ -165,16 +274,16 @@ impl Engine {
         for (g, s) in guards.iter_mut().zip(shards) {
             **g = s;
         }
-        self.seq.store(snap.last_seq, Ordering::SeqCst);
+        self.seq.store(last_seq, Ordering::SeqCst);
         Ok(())
     }
 
     /// Reads and restores a JSON snapshot. On error the engine is unchanged.
     pub fn restore_json(&self, text: &str) -> Result<()> {
-        self.restore(&Snapshot::from_json(text)?)
+        self.restore_owned(Snapshot::from_json(text)?)
     }
 
-    fn build_state(&self, snap: &Snapshot) -> Result<(Users, Vec<Shard>)> {
+    fn build_state(&self, snap: Snapshot) -> Result<(Users, Vec<Shard>)> {
         let bad = |m: String| Err(Error::Snapshot(m));
         check_head(Some(&snap.format), Some(snap.version))?;
         if snap.tenant != *self.tenant {
@@ -184,24 +293,23 @@ impl Engine {
             ));
         }
         let mut shards: Vec<Shard> = (0..self.shards.len()).map(|_| Shard::default()).collect();
-        let index = |id: &AuthenticatorId| {
-            let ptr = self.shard(id) as *const _;
-            self.shards
-                .iter()
-                .position(|s| std::ptr::eq(s, ptr))
-                .expect("own shard")
-        };
-        for rec in &snap.records {
+        let index = shard_index;
+        let Snapshot {
+            records: snap_records,
+            users: snap_users,
+            deleted: snap_deleted,
+            ..
+        } = snap;
+        let mut record_ids = Vec::with_capacity(snap_records.len());
+        for rec in snap_records {
             rec.check_invariants().map_err(Error::Snapshot)?;
-            if shards[index(&rec.id)]
-                .records
-                .insert(rec.id, rec.clone())
-                .is_some()
-            {
-                return bad(format!("authenticator {} appears twice", rec.id));
+            let id = rec.id;
+            record_ids.push((id, rec.user.clone()));
+            if shards[index(&id)].records.insert(id, rec).is_some() {
+                return bad(format!("authenticator {id} appears twice"));
             }
         }
-        for id in &snap.deleted {
+        for id in &snap_deleted {
             let s = &mut shards[index(id)];
             if s.records.contains_key(id) {
                 return bad(format!("authenticator {id} is both live and deleted"));
@@ -212,7 +320,7 @@ impl Engine {
         }
         let mut users = Users::default();
         let mut listed: HashSet<AuthenticatorId> = HashSet::new();
-        for u in &snap.users {
+        for u in snap_users {
             check_name("user", &u.id).map_err(|e| Error::Snapshot(e.to_string()))?;
             let uid = UserId::from(u.id.as_str());
             if users.map.contains_key(&uid) {
@@ -283,16 +391,15 @@ impl Engine {
             users.map.insert(
                 uid,
                 UserEntry {
-                    authenticators: u.authenticators.clone(),
+                    authenticators: u.authenticators,
                     suspended: u.suspended,
-                    identifiers: u.identifiers.clone(),
+                    identifiers: u.identifiers,
                 },
             );
         }
-        if let Some(rec) = snap.records.iter().find(|r| !listed.contains(&r.id)) {
+        if let Some((id, user)) = record_ids.iter().find(|(id, _)| !listed.contains(id)) {
             return bad(format!(
-                "authenticator {} is not listed under its user `{}`",
-                rec.id, rec.user
+                "authenticator {id} is not listed under its user `{user}`"
             ));
         }
         // Share one allocation per user ID between the index and the records.

@@ -255,10 +255,9 @@ fn read_snapshot(path: &Path) -> Result<Snapshot> {
     Snapshot::from_json(text).map_err(|e| bad(e.to_string()))
 }
 
-fn write_snapshot(dir: &Path, snap: &Snapshot) -> Result<()> {
-    let body = snap.to_json();
-    let tmp = dir.join(format!("{}.tmp", snapshot_name(snap.last_seq)));
-    let fin = dir.join(snapshot_name(snap.last_seq));
+fn write_snapshot(dir: &Path, seq: u64, body: &str) -> Result<()> {
+    let tmp = dir.join(format!("{}.tmp", snapshot_name(seq)));
+    let fin = dir.join(snapshot_name(seq));
     let write = || -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         writeln!(
@@ -432,6 +431,11 @@ impl JournalSink {
             .spawn(move || {
                 let mut w = shared.lock();
                 loop {
+                    // Checked before each wait too: the engine may have been
+                    // dropped before this thread first took the lock.
+                    if w.stopped {
+                        return;
+                    }
                     w = shared
                         .wake
                         .wait_timeout(w, max_delay)
@@ -761,7 +765,7 @@ impl EngineBuilder {
         });
         sink.start_flusher();
         let engine = self.history(sink.clone()).build_with_store(sink);
-        engine.restore(&scratch.snapshot())?;
+        engine.adopt_state(&scratch);
         Ok((engine, report))
     }
 }
@@ -778,11 +782,11 @@ impl Engine {
             .ok_or_else(|| Error::Storage("this engine is not backed by a store".into()))?;
         self.healthy()?;
         let mut rotated = Ok(());
-        let snap = self.snapshot_then(|seq| rotated = store.rotate(seq + 1));
+        let (seq, json) = self.snapshot_json_then(|seq| rotated = store.rotate(seq + 1));
         rotated?;
-        write_snapshot(&store.dir, &snap)?;
+        write_snapshot(&store.dir, seq, &json)?;
         store.prune()?;
-        Ok(snap.last_seq)
+        Ok(seq)
     }
 
     /// Compacts when the store's `compact_every` threshold is passed.

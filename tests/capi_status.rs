@@ -68,7 +68,7 @@ fn numbers_that_are_no_status_say_so_and_every_status_is_found_by_number() {
 #[test]
 fn statuses_are_numbered_in_blocks_by_family() {
     use authlock_status as S;
-    let families: [(u32, &[S]); 9] = [
+    let families: [(u32, &[S]); 10] = [
         (0, &[S::Ok]),
         (
             1,
@@ -78,6 +78,7 @@ fn statuses_are_numbered_in_blocks_by_family() {
                 S::InvalidArgument,
                 S::InvalidId,
                 S::InvalidKind,
+                S::InvalidRequest,
             ],
         ),
         (
@@ -88,14 +89,35 @@ fn statuses_are_numbered_in_blocks_by_family() {
                 S::UnknownUser,
                 S::AlreadyRegistered,
                 S::UnknownReservation,
+                S::HelpdeskNotFound,
+                S::UnknownSession,
+                S::AccountExists,
             ],
         ),
         (3, &[S::Unsupported]),
         (4, &[S::WrongApp]),
-        (5, &[S::InvalidPolicy]),
+        (
+            5,
+            &[
+                S::InvalidPolicy,
+                S::InvalidStepConfig,
+                S::InvalidHelpdeskConfig,
+            ],
+        ),
         (6, &[S::InvalidSnapshot, S::InvalidHistory]),
         (7, &[S::Internal, S::Panic]),
         (8, &[S::Storage]),
+        (
+            9,
+            &[
+                S::HelpdeskPermissionDenied,
+                S::HelpdeskAuthenticationRequired,
+                S::HelpdeskNotEnrolled,
+                S::HelpdeskNotUnlockable,
+                S::HelpdeskSessionOfAnotherOperator,
+                S::HelpdeskLinkRefused,
+            ],
+        ),
     ];
     let mut listed = 0;
     for (block, members) in families {
@@ -114,6 +136,49 @@ fn statuses_are_numbered_in_blocks_by_family() {
         "a status has no family here"
     );
     assert_eq!(S::Ok as u32, 0);
+}
+
+#[test]
+fn status_numbers_are_stable() {
+    use authlock_status as S;
+    // Hosts compare these numbers: once given, a number keeps its meaning.
+    let numbers = [
+        (S::Ok, 0),
+        (S::NullParameter, 1000),
+        (S::InvalidUtf8, 1001),
+        (S::InvalidArgument, 1002),
+        (S::InvalidId, 1003),
+        (S::InvalidKind, 1004),
+        (S::InvalidRequest, 1005),
+        (S::NotFound, 2000),
+        (S::Deleted, 2001),
+        (S::UnknownUser, 2002),
+        (S::AlreadyRegistered, 2003),
+        (S::UnknownReservation, 2004),
+        (S::HelpdeskNotFound, 2005),
+        (S::UnknownSession, 2006),
+        (S::AccountExists, 2007),
+        (S::Unsupported, 3000),
+        (S::WrongApp, 4000),
+        (S::InvalidPolicy, 5000),
+        (S::InvalidStepConfig, 5001),
+        (S::InvalidHelpdeskConfig, 5002),
+        (S::InvalidSnapshot, 6000),
+        (S::InvalidHistory, 6001),
+        (S::Internal, 7000),
+        (S::Panic, 7001),
+        (S::Storage, 8000),
+        (S::HelpdeskPermissionDenied, 9000),
+        (S::HelpdeskAuthenticationRequired, 9001),
+        (S::HelpdeskNotEnrolled, 9002),
+        (S::HelpdeskNotUnlockable, 9003),
+        (S::HelpdeskSessionOfAnotherOperator, 9004),
+        (S::HelpdeskLinkRefused, 9005),
+    ];
+    assert_eq!(numbers.len(), authlock_status::all().len());
+    for (status, n) in numbers {
+        assert_eq!(status as u32, n, "{status:?} changed its number");
+    }
 }
 
 /// The thread's last error message, as text.

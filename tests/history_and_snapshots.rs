@@ -229,7 +229,7 @@ fn corrupt_or_foreign_snapshots_are_refused_and_change_nothing() {
         (&dup.to_string(), "appears twice"),
         (&bad_scope.to_string(), "one device and one app"),
         (
-            &good.replace("\"suspended\":false", "\"suspended\":7"),
+            &good.replacen("\"kind\":\"password\"", "\"kind\":7", 1),
             "corrupt snapshot",
         ),
     ];

@@ -1,7 +1,10 @@
 //! The one error type the bindings see, and the one place that maps the
-//! core's errors to it.
+//! core's errors (the engine's, the journey steps' and the helpdesk's) to
+//! it.
 
 use crate::error::Error;
+use crate::helpdesk::HelpdeskError;
+use crate::journey::JourneyError;
 
 /// An error from authlock, as Kotlin (`AuthlockException`), Swift
 /// (`AuthlockError`) and Python (`AuthlockError`) see it.
@@ -49,6 +52,22 @@ pub enum AuthlockError {
     /// every call.
     #[error("{0}")]
     Storage(String),
+    /// A journey step request cannot be run: it does not parse, its step
+    /// configuration breaks the rules (every problem is listed), or its
+    /// context is unusable. A step that runs and fails is not an error: its
+    /// result says so.
+    #[error("{0}")]
+    InvalidJourneyStep(String),
+    /// The helpdesk configuration breaks the rules, or the engine was not
+    /// built with the stores' account lockout policies.
+    #[error("{0}")]
+    InvalidHelpdeskConfig(String),
+    /// The helpdesk refused the request: a missing permission or step
+    /// (authenticate the user first, unrestricted mode required), an
+    /// account not offered on the Unlock page, an unknown operator, store,
+    /// account or session.
+    #[error("{0}")]
+    HelpdeskRefused(String),
 }
 
 impl From<Error> for AuthlockError {
@@ -67,6 +86,39 @@ impl From<Error> for AuthlockError {
             Error::Snapshot(_) => AuthlockError::InvalidSnapshot(message),
             Error::History(_) => AuthlockError::InvalidHistory(message),
             Error::Storage(_) => AuthlockError::Storage(message),
+        }
+    }
+}
+
+impl From<JourneyError> for AuthlockError {
+    fn from(e: JourneyError) -> Self {
+        AuthlockError::InvalidJourneyStep(e.to_string())
+    }
+}
+
+impl From<HelpdeskError> for AuthlockError {
+    fn from(e: HelpdeskError) -> Self {
+        let message = e.to_string();
+        match e {
+            HelpdeskError::Engine(e) => e.into(),
+            HelpdeskError::InvalidArgument { .. } | HelpdeskError::InvalidRequest { .. } => {
+                AuthlockError::InvalidArgument(message)
+            }
+            HelpdeskError::InvalidConfig(_) => AuthlockError::InvalidHelpdeskConfig(message),
+            HelpdeskError::MissingPermission { .. }
+            | HelpdeskError::UnrestrictedModeRequired { .. }
+            | HelpdeskError::AuthenticationRequired { .. }
+            | HelpdeskError::NotEnrolledWith { .. }
+            | HelpdeskError::NotEnrolled { .. }
+            | HelpdeskError::NotOnUnlockPage { .. }
+            | HelpdeskError::NothingSelected
+            | HelpdeskError::UnknownSession { .. }
+            | HelpdeskError::SessionOfAnotherOperator { .. }
+            | HelpdeskError::UnknownOperator { .. }
+            | HelpdeskError::UnknownStore { .. }
+            | HelpdeskError::UnknownAccount { .. }
+            | HelpdeskError::AccountExists { .. }
+            | HelpdeskError::LinkRefused { .. } => AuthlockError::HelpdeskRefused(message),
         }
     }
 }
@@ -107,5 +159,30 @@ mod tests {
         };
         let text = e.to_string();
         assert_eq!(AuthlockError::from(e), AuthlockError::Unsupported(text));
+    }
+
+    #[test]
+    fn an_engine_error_inside_a_helpdesk_error_maps_as_the_engine_error() {
+        let e = Error::Storage("disk full".into());
+        let text = e.to_string();
+        assert_eq!(
+            AuthlockError::from(HelpdeskError::Engine(e)),
+            AuthlockError::Storage(text)
+        );
+    }
+
+    #[test]
+    fn helpdesk_refusals_and_journey_errors_keep_their_message() {
+        let e = HelpdeskError::NothingSelected;
+        let text = e.to_string();
+        assert_eq!(AuthlockError::from(e), AuthlockError::HelpdeskRefused(text));
+        let e = JourneyError::InvalidRequest {
+            why: "expected value".into(),
+        };
+        let text = e.to_string();
+        assert_eq!(
+            AuthlockError::from(e),
+            AuthlockError::InvalidJourneyStep(text)
+        );
     }
 }

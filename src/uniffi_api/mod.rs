@@ -6,8 +6,11 @@
 //! core's. It owns:
 //!
 //! - the foreign-facing records and enums ([`Decision`],
-//!   [`AuthenticatorView`], [`HistoryEvent`], [`Policy`], ...) and their
-//!   conversions, in `types`;
+//!   [`AuthenticatorView`], [`HistoryEvent`], [`Policy`], [`StoreOptions`],
+//!   ...) and their conversions, in `types`;
+//! - the durable store ([`Engine::open_store`], [`Engine::compact`]), the
+//!   journey steps ([`Engine::run_journey_step`], JSON in and out) and the
+//!   [`Helpdesk`] (JSON requests), each one call into the core;
 //! - the one public error type, [`AuthlockError`], mapped from
 //!   [`crate::Error`] in one place, in `error`;
 //! - two traits the host may implement in its own language: a
@@ -33,8 +36,9 @@ use std::sync::Arc;
 pub use error::{AuthlockError, ListenerError};
 pub use types::{
     Action, Actor, AppDetail, Attempt, AttemptOutcome, AuthenticatorType, AuthenticatorView,
-    Decision, FirstUse, HistoryEvent, Identifier, IdentifierKind, LockKind, Lockout, Policy,
-    Registration, Scope, Status, ThrottleStep, UnifiedStatus, UserHistory,
+    Decision, Durability, FirstUse, HistoryEvent, Identifier, IdentifierKind, LockKind, Lockout,
+    OpenReport, Policy, Recovery, Registration, Scope, Status, StoreOptions, ThrottleStep,
+    UnifiedStatus, UserHistory,
 };
 
 use crate::ids::AuthenticatorId;
@@ -111,10 +115,31 @@ fn ids(ids: Vec<AuthenticatorId>) -> Vec<String> {
 
 /// The authenticator lockout engine for one tenant.
 ///
-/// Thread-safe: share one engine between threads.
+/// Thread-safe: share one engine between threads. An engine opened on a
+/// store holds the store's directory until it is closed (`close()` in
+/// Kotlin, `destroy()` in Swift, the last reference dropped in Python) and
+/// until every [`Helpdesk`] built on it is closed too.
 #[derive(uniffi::Object)]
 pub struct Engine {
-    inner: crate::Engine,
+    inner: Arc<crate::Engine>,
+    /// What opening the store found; `None` for an in-memory engine.
+    open_report: Option<OpenReport>,
+}
+
+/// A builder for `policy_document` with the host's clock and listener.
+fn builder(
+    policy_document: &str,
+    clock: Option<Arc<dyn HostClock>>,
+    listener: Option<Arc<dyn LockListener>>,
+) -> Result<crate::EngineBuilder> {
+    let mut builder = crate::Engine::builder(crate::PolicyDocument::parse(policy_document)?);
+    if let Some(clock) = clock {
+        builder = builder.clock(ForeignClock(clock));
+    }
+    if let Some(listener) = listener {
+        builder = builder.observer(observer(listener));
+    }
+    Ok(builder)
 }
 
 impl std::fmt::Debug for Engine {
@@ -135,16 +160,57 @@ impl Engine {
         clock: Option<Arc<dyn HostClock>>,
         listener: Option<Arc<dyn LockListener>>,
     ) -> Result<Arc<Self>> {
-        let mut builder = crate::Engine::builder(crate::PolicyDocument::parse(&policy_document)?);
-        if let Some(clock) = clock {
-            builder = builder.clock(ForeignClock(clock));
-        }
-        if let Some(listener) = listener {
-            builder = builder.observer(observer(listener));
-        }
         Ok(Arc::new(Engine {
-            inner: builder.build(),
+            inner: Arc::new(builder(&policy_document, clock, listener)?.build()),
+            open_report: None,
         }))
+    }
+
+    /// An engine backed by the durable store in directory `dir`, with its
+    /// state recovered from the store (the newest snapshot plus the journal
+    /// after it); `open_report()` says what opening found. The policies,
+    /// clock and listener are as for the primary constructor. One process
+    /// at a time: while an engine holds the store, another opener gets a
+    /// `Storage` error saying the store is in use. A missing directory is a
+    /// `Storage` error unless `options.create` is set.
+    #[uniffi::constructor(default(clock = None, listener = None))]
+    pub fn open_store(
+        dir: String,
+        policy_document: String,
+        options: StoreOptions,
+        clock: Option<Arc<dyn HostClock>>,
+        listener: Option<Arc<dyn LockListener>>,
+    ) -> Result<Arc<Self>> {
+        let (inner, report) =
+            builder(&policy_document, clock, listener)?.open_store(dir, options.into())?;
+        Ok(Arc::new(Engine {
+            inner: Arc::new(inner),
+            open_report: Some(report.into()),
+        }))
+    }
+
+    /// What opening the store found (the snapshot loaded, the events
+    /// replayed, a torn tail dropped); `None` for an engine without a store.
+    pub fn open_report(&self) -> Option<OpenReport> {
+        self.open_report.clone()
+    }
+
+    /// Writes a snapshot of the whole state to the store and starts a new
+    /// journal segment, atomically; returns the snapshot's sequence number.
+    /// An engine without a store answers a `Storage` error.
+    pub fn compact(&self) -> Result<u64> {
+        Ok(self.inner.compact()?)
+    }
+
+    /// Runs one journey step, JSON in and out: the request is
+    /// `{"step": <step configuration>, "context": <journey context>}`, the
+    /// answer `{"result": <step result>, "context": <context after the
+    /// step>}`. A step that fails is not an error: its result's `outcome`
+    /// is `failure_branch` or `abort`. A request that does not parse, a
+    /// configuration that breaks the rules or an unusable context is an
+    /// `InvalidJourneyStep` error, and nothing changes.
+    pub fn run_journey_step(&self, request_json: String) -> Result<String> {
+        Ok(crate::run_step_json(&self.inner, &request_json)?)
     }
 
     /// Sets or removes the lock listener.
@@ -451,5 +517,40 @@ impl Engine {
     /// refused and changes nothing.
     pub fn restore_json(&self, snapshot: String) -> Result<()> {
         Ok(self.inner.restore_json(&snapshot)?)
+    }
+}
+
+/// The helpdesk's Unlock Account flow over one engine: operators, roles,
+/// identity stores and their accounts.
+///
+/// Requests and answers are JSON, as docs/JOURNEYS_AND_HELPDESK.md
+/// describes: one request tagged by `op` (`add_account`, `enrol`,
+/// `record_login_failure`, `begin_unlock`, `authenticate_user`,
+/// `unlock_page`, `unlock`, `history`, ...). A refusal is a
+/// `HelpdeskRefused` error whose message names the missing permission or
+/// step, and changes nothing.
+#[derive(Debug, uniffi::Object)]
+pub struct Helpdesk {
+    inner: crate::Helpdesk,
+}
+
+#[uniffi::export]
+impl Helpdesk {
+    /// A helpdesk over `engine` with the configuration `config_json` (the
+    /// helpdesk configuration as JSON: `stores`, `roles`, `operators`). A
+    /// store with an account lockout policy needs the engine built with
+    /// that policy for the store's app; otherwise this is refused.
+    #[uniffi::constructor]
+    pub fn new(engine: Arc<Engine>, config_json: String) -> Result<Arc<Self>> {
+        let config = crate::HelpdeskConfig::from_json(&config_json)?;
+        Ok(Arc::new(Helpdesk {
+            inner: crate::Helpdesk::new(&config, Arc::clone(&engine.inner))?,
+        }))
+    }
+
+    /// Runs one request (JSON, tagged by `op`) and returns the JSON of its
+    /// result (`null` for a request that returns nothing).
+    pub fn handle(&self, request_json: String) -> Result<String> {
+        Ok(self.inner.handle_json(&request_json)?)
     }
 }

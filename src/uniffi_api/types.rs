@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::record::{LockKind as CoreLockKind, Status as CoreStatus};
+use crate::store::Recovery as CoreRecovery;
 use crate::time::Timestamp;
 use crate::types::{AuthenticatorType as CoreAuthenticatorType, Scope as CoreScope};
 use crate::view::UnifiedStatus as CoreUnifiedStatus;
@@ -787,6 +788,106 @@ impl From<&crate::Policy> for Policy {
                     delay_ms: duration_ms(s.delay),
                 })
                 .collect(),
+        }
+    }
+}
+
+/// When a store's journal writes reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum Durability {
+    /// Each call's events are synced before it returns.
+    Sync,
+    /// Group commit: synced at most every `max_delay_ms` milliseconds or
+    /// every `max_events` events; reservations are always synced at once.
+    /// Both must be above zero.
+    Batched {
+        /// The longest time an event stays unsynced, in milliseconds.
+        max_delay_ms: u64,
+        /// The most events that stay unsynced.
+        max_events: u64,
+    },
+    /// Buffered, never synced: a killed process loses the buffer (tests and
+    /// simulations).
+    None,
+}
+
+impl From<Durability> for crate::Durability {
+    fn from(d: Durability) -> Self {
+        match d {
+            Durability::Sync => crate::Durability::Sync,
+            Durability::Batched {
+                max_delay_ms,
+                max_events,
+            } => crate::Durability::Batched {
+                max_delay: Duration::from_millis(max_delay_ms),
+                // Above `usize::MAX` (32-bit hosts) the count cannot be
+                // reached anyway: the delay bounds the batch.
+                max_events: usize::try_from(max_events).unwrap_or(usize::MAX),
+            },
+            Durability::None => crate::Durability::None,
+        }
+    }
+}
+
+mirror_enum! {
+    /// What to do when a store's newest snapshot is corrupt.
+    pub enum Recovery mirrors CoreRecovery {
+        /// Refuse to open, with an error that says what is wrong.
+        Strict,
+        /// Open from the previous snapshot and the journal after it.
+        PreviousSnapshot,
+    }
+}
+
+/// How to open a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StoreOptions {
+    /// When writes reach the disk.
+    pub durability: Durability,
+    /// What to do with a corrupt newest snapshot.
+    pub recovery: Recovery,
+    /// Create the directory if it does not exist. Off by default: a
+    /// mistyped path must not silently start a fresh store with fresh
+    /// attempts.
+    #[uniffi(default = false)]
+    pub create: bool,
+    /// Compact after this many events since the last snapshot; `None`
+    /// compacts only on `compact()`.
+    #[uniffi(default = Some(100000))]
+    pub compact_every: Option<u64>,
+}
+
+impl From<StoreOptions> for crate::StoreOptions {
+    fn from(o: StoreOptions) -> Self {
+        crate::StoreOptions {
+            durability: o.durability.into(),
+            create: o.create,
+            recovery: o.recovery.into(),
+            compact_every: o.compact_every,
+        }
+    }
+}
+
+/// What opening a store found.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct OpenReport {
+    /// The sequence number of the snapshot loaded (0: none).
+    pub snapshot_seq: u64,
+    /// Events replayed from the journal.
+    pub replayed_events: u64,
+    /// Bytes dropped from the end of the journal (a torn last write).
+    pub dropped_tail_bytes: u64,
+    /// Whether the newest snapshot was corrupt and the previous one used.
+    pub used_previous_snapshot: bool,
+}
+
+impl From<crate::OpenReport> for OpenReport {
+    fn from(r: crate::OpenReport) -> Self {
+        OpenReport {
+            snapshot_seq: r.snapshot_seq,
+            replayed_events: r.replayed_events,
+            dropped_tail_bytes: r.dropped_tail_bytes,
+            used_previous_snapshot: r.used_previous_snapshot,
         }
     }
 }

@@ -219,7 +219,7 @@ int main(void) {
     char *snapshot = NULL;
     CHECK_OK(authlock_engine_snapshot_json(engine, &snapshot));
     /* One user per thread with a PIN, its registered users, and the shared ones. */
-    CHECK(count_of(snapshot, "\"identifiers\":") == THREADS * (USERS_PER_THREAD + 1) + SHARED);
+    CHECK(count_of(snapshot, "\"authenticators\":") == THREADS * (USERS_PER_THREAD + 1) + SHARED);
     authlock_string_free(snapshot);
     char *history = NULL;
     CHECK_OK(authlock_engine_history_json(engine, "shared-5", &history));

@@ -410,7 +410,7 @@ val tests: List<Pair<String, () -> Unit>> = listOf(
 fun main() {
     var passed = 0
     var failed = 0
-    for ((name, test) in tests) {
+    for ((name, test) in tests + storeJourneyHelpdeskTests) {
         try {
             test()
             passed++

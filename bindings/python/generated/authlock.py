@@ -534,6 +534,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_commit() != 17867:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_authlock_checksum_method_engine_compact() != 37056:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_deactivate() != 19905:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_delete() != 30092:
@@ -551,6 +553,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_authlock_checksum_method_engine_lock() != 46716:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_now_ms() != 21066:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_authlock_checksum_method_engine_open_report() != 15591:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_policy() != 48684:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -570,6 +574,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_restore_json() != 11469:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_authlock_checksum_method_engine_run_journey_step() != 7773:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_set_listener() != 33491:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_snapshot_json() != 61057:
@@ -585,6 +591,12 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_authlock_checksum_method_engine_unsuspend_user() != 50329:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_constructor_engine_new() != 6363:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_authlock_checksum_constructor_engine_open_store() != 49556:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_authlock_checksum_method_helpdesk_handle() != 34867:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_authlock_checksum_constructor_helpdesk_new() != 40580:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_hostclock_now_ms() != 5153:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -634,6 +646,9 @@ _UniffiLib.uniffi_authlock_checksum_method_engine_check.restype = ctypes.c_uint1
 _UniffiLib.uniffi_authlock_checksum_method_engine_commit.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_engine_commit.restype = ctypes.c_uint16
+_UniffiLib.uniffi_authlock_checksum_method_engine_compact.argtypes = (
+)
+_UniffiLib.uniffi_authlock_checksum_method_engine_compact.restype = ctypes.c_uint16
 _UniffiLib.uniffi_authlock_checksum_method_engine_deactivate.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_engine_deactivate.restype = ctypes.c_uint16
@@ -661,6 +676,9 @@ _UniffiLib.uniffi_authlock_checksum_method_engine_lock.restype = ctypes.c_uint16
 _UniffiLib.uniffi_authlock_checksum_method_engine_now_ms.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_engine_now_ms.restype = ctypes.c_uint16
+_UniffiLib.uniffi_authlock_checksum_method_engine_open_report.argtypes = (
+)
+_UniffiLib.uniffi_authlock_checksum_method_engine_open_report.restype = ctypes.c_uint16
 _UniffiLib.uniffi_authlock_checksum_method_engine_policy.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_engine_policy.restype = ctypes.c_uint16
@@ -688,6 +706,9 @@ _UniffiLib.uniffi_authlock_checksum_method_engine_reserve.restype = ctypes.c_uin
 _UniffiLib.uniffi_authlock_checksum_method_engine_restore_json.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_engine_restore_json.restype = ctypes.c_uint16
+_UniffiLib.uniffi_authlock_checksum_method_engine_run_journey_step.argtypes = (
+)
+_UniffiLib.uniffi_authlock_checksum_method_engine_run_journey_step.restype = ctypes.c_uint16
 _UniffiLib.uniffi_authlock_checksum_method_engine_set_listener.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_engine_set_listener.restype = ctypes.c_uint16
@@ -712,6 +733,15 @@ _UniffiLib.uniffi_authlock_checksum_method_engine_unsuspend_user.restype = ctype
 _UniffiLib.uniffi_authlock_checksum_constructor_engine_new.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_constructor_engine_new.restype = ctypes.c_uint16
+_UniffiLib.uniffi_authlock_checksum_constructor_engine_open_store.argtypes = (
+)
+_UniffiLib.uniffi_authlock_checksum_constructor_engine_open_store.restype = ctypes.c_uint16
+_UniffiLib.uniffi_authlock_checksum_method_helpdesk_handle.argtypes = (
+)
+_UniffiLib.uniffi_authlock_checksum_method_helpdesk_handle.restype = ctypes.c_uint16
+_UniffiLib.uniffi_authlock_checksum_constructor_helpdesk_new.argtypes = (
+)
+_UniffiLib.uniffi_authlock_checksum_constructor_helpdesk_new.restype = ctypes.c_uint16
 _UniffiLib.uniffi_authlock_checksum_method_hostclock_now_ms.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_hostclock_now_ms.restype = ctypes.c_uint16
@@ -754,6 +784,11 @@ _UniffiLib.uniffi_authlock_fn_method_engine_commit.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_authlock_fn_method_engine_commit.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_authlock_fn_method_engine_compact.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_method_engine_compact.restype = ctypes.c_uint64
 _UniffiLib.uniffi_authlock_fn_method_engine_deactivate.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -815,6 +850,11 @@ _UniffiLib.uniffi_authlock_fn_method_engine_now_ms.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_authlock_fn_method_engine_now_ms.restype = ctypes.c_int64
+_UniffiLib.uniffi_authlock_fn_method_engine_open_report.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_method_engine_open_report.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_authlock_fn_method_engine_policy.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -878,6 +918,12 @@ _UniffiLib.uniffi_authlock_fn_method_engine_restore_json.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_authlock_fn_method_engine_restore_json.restype = None
+_UniffiLib.uniffi_authlock_fn_method_engine_run_journey_step.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_method_engine_run_journey_step.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_authlock_fn_method_engine_set_listener.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -936,6 +982,27 @@ _UniffiLib.uniffi_authlock_fn_constructor_engine_new.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_authlock_fn_constructor_engine_new.restype = ctypes.c_uint64
+_UniffiLib.uniffi_authlock_fn_constructor_engine_open_store.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_constructor_engine_open_store.restype = ctypes.c_uint64
+_UniffiLib.uniffi_authlock_fn_method_helpdesk_handle.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_method_helpdesk_handle.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_authlock_fn_constructor_helpdesk_new.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_constructor_helpdesk_new.restype = ctypes.c_uint64
 _UniffiLib.uniffi_authlock_fn_method_hostclock_now_ms.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -957,6 +1024,16 @@ _UniffiLib.uniffi_authlock_fn_free_engine.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_authlock_fn_free_engine.restype = None
+_UniffiLib.uniffi_authlock_fn_clone_helpdesk.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_clone_helpdesk.restype = ctypes.c_uint64
+_UniffiLib.uniffi_authlock_fn_free_helpdesk.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_free_helpdesk.restype = None
 _UniffiLib.uniffi_authlock_fn_clone_hostclock.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -3742,6 +3819,57 @@ class _UniffiFfiConverterTypeHistoryEvent(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalTypeStatus.write(value.before, buf)
         _UniffiFfiConverterOptionalTypeStatus.write(value.after, buf)
 
+@dataclass
+class OpenReport:
+    """
+    What opening a store found.
+"""
+    def __init__(self, *, snapshot_seq:int, replayed_events:int, dropped_tail_bytes:int, used_previous_snapshot:bool):
+        self.snapshot_seq = snapshot_seq
+        self.replayed_events = replayed_events
+        self.dropped_tail_bytes = dropped_tail_bytes
+        self.used_previous_snapshot = used_previous_snapshot
+        
+        
+
+    
+    def __str__(self):
+        return "OpenReport(snapshot_seq={}, replayed_events={}, dropped_tail_bytes={}, used_previous_snapshot={})".format(self.snapshot_seq, self.replayed_events, self.dropped_tail_bytes, self.used_previous_snapshot)
+    def __eq__(self, other):
+        if self.snapshot_seq != other.snapshot_seq:
+            return False
+        if self.replayed_events != other.replayed_events:
+            return False
+        if self.dropped_tail_bytes != other.dropped_tail_bytes:
+            return False
+        if self.used_previous_snapshot != other.used_previous_snapshot:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOpenReport(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OpenReport(
+            snapshot_seq=_UniffiFfiConverterUInt64.read(buf),
+            replayed_events=_UniffiFfiConverterUInt64.read(buf),
+            dropped_tail_bytes=_UniffiFfiConverterUInt64.read(buf),
+            used_previous_snapshot=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.snapshot_seq)
+        _UniffiFfiConverterUInt64.check_lower(value.replayed_events)
+        _UniffiFfiConverterUInt64.check_lower(value.dropped_tail_bytes)
+        _UniffiFfiConverterBoolean.check_lower(value.used_previous_snapshot)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.snapshot_seq, buf)
+        _UniffiFfiConverterUInt64.write(value.replayed_events, buf)
+        _UniffiFfiConverterUInt64.write(value.dropped_tail_bytes, buf)
+        _UniffiFfiConverterBoolean.write(value.used_previous_snapshot, buf)
+
 
 
 
@@ -4139,6 +4267,274 @@ class _UniffiFfiConverterTypeRegistration(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.public_key, buf)
         _UniffiFfiConverterOptionalTypeActor.write(value.actor, buf)
 
+
+
+
+
+
+class Durability:
+    """
+    When a store's journal writes reach the disk.
+"""
+    def __init__(self):
+        raise RuntimeError("Durability cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class SYNC:
+        """
+        Each call's events are synced before it returns.
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Durability.SYNC()".format()
+        def __eq__(self, other):
+            if not isinstance(other, Durability):
+                return NotImplemented
+            if not other.is_SYNC():
+                return False
+            return True
+
+    @dataclass
+    class BATCHED:
+        """
+        Group commit: synced at most every `max_delay_ms` milliseconds or
+        every `max_events` events; reservations are always synced at once.
+        Both must be above zero.
+"""
+        
+        def __init__(self, max_delay_ms:int, max_events:int):
+            self.max_delay_ms = max_delay_ms
+            
+            """
+        The longest time an event stays unsynced, in milliseconds.
+"""
+        
+            self.max_events = max_events
+            
+            """
+        The most events that stay unsynced.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Durability.BATCHED(max_delay_ms={}, max_events={})".format(self.max_delay_ms, self.max_events)
+        def __eq__(self, other):
+            if not isinstance(other, Durability):
+                return NotImplemented
+            if not other.is_BATCHED():
+                return False
+            if self.max_delay_ms != other.max_delay_ms:
+                return False
+            if self.max_events != other.max_events:
+                return False
+            return True
+
+    @dataclass
+    class NONE:
+        """
+        Buffered, never synced: a killed process loses the buffer (tests and
+        simulations).
+"""
+        
+        def __init__(self, ):
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Durability.NONE()".format()
+        def __eq__(self, other):
+            if not isinstance(other, Durability):
+                return NotImplemented
+            if not other.is_NONE():
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_SYNC(self) -> bool:
+        return isinstance(self, Durability.SYNC)
+    def is_sync(self) -> bool:
+        return isinstance(self, Durability.SYNC)
+    def is_BATCHED(self) -> bool:
+        return isinstance(self, Durability.BATCHED)
+    def is_batched(self) -> bool:
+        return isinstance(self, Durability.BATCHED)
+    def is_NONE(self) -> bool:
+        return isinstance(self, Durability.NONE)
+    def is_none(self) -> bool:
+        return isinstance(self, Durability.NONE)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+Durability.SYNC = type("Durability.SYNC", (Durability.SYNC, Durability,), {})  # type: ignore
+Durability.BATCHED = type("Durability.BATCHED", (Durability.BATCHED, Durability,), {})  # type: ignore
+Durability.NONE = type("Durability.NONE", (Durability.NONE, Durability,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeDurability(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Durability.SYNC(
+            )
+        if variant == 2:
+            return Durability.BATCHED(
+                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 3:
+            return Durability.NONE(
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value.is_SYNC():
+            return
+        if value.is_BATCHED():
+            _UniffiFfiConverterUInt64.check_lower(value.max_delay_ms)
+            _UniffiFfiConverterUInt64.check_lower(value.max_events)
+            return
+        if value.is_NONE():
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value.is_SYNC():
+            buf.write_i32(1)
+        if value.is_BATCHED():
+            buf.write_i32(2)
+            _UniffiFfiConverterUInt64.write(value.max_delay_ms, buf)
+            _UniffiFfiConverterUInt64.write(value.max_events, buf)
+        if value.is_NONE():
+            buf.write_i32(3)
+
+
+
+
+
+
+
+
+class Recovery(enum.Enum):
+    """
+    What to do when a store's newest snapshot is corrupt.
+"""
+    
+    STRICT = 0
+    """
+    Refuse to open, with an error that says what is wrong.
+"""
+    
+    PREVIOUS_SNAPSHOT = 1
+    """
+    Open from the previous snapshot and the journal after it.
+"""
+    
+
+
+class _UniffiFfiConverterTypeRecovery(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Recovery.STRICT
+        if variant == 2:
+            return Recovery.PREVIOUS_SNAPSHOT
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == Recovery.STRICT:
+            return
+        if value == Recovery.PREVIOUS_SNAPSHOT:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == Recovery.STRICT:
+            buf.write_i32(1)
+        if value == Recovery.PREVIOUS_SNAPSHOT:
+            buf.write_i32(2)
+
+
+
+@dataclass
+class StoreOptions:
+    """
+    How to open a store.
+"""
+    def __init__(self, *, durability:Durability, recovery:Recovery, create:bool = False, compact_every:typing.Optional[int] = 100000):
+        self.durability = durability
+        self.recovery = recovery
+        self.create = create
+        self.compact_every = compact_every
+        
+        
+
+    
+    def __str__(self):
+        return "StoreOptions(durability={}, recovery={}, create={}, compact_every={})".format(self.durability, self.recovery, self.create, self.compact_every)
+    def __eq__(self, other):
+        if self.durability != other.durability:
+            return False
+        if self.recovery != other.recovery:
+            return False
+        if self.create != other.create:
+            return False
+        if self.compact_every != other.compact_every:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeStoreOptions(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return StoreOptions(
+            durability=_UniffiFfiConverterTypeDurability.read(buf),
+            recovery=_UniffiFfiConverterTypeRecovery.read(buf),
+            create=_UniffiFfiConverterBoolean.read(buf),
+            compact_every=_UniffiFfiConverterOptionalUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeDurability.check_lower(value.durability)
+        _UniffiFfiConverterTypeRecovery.check_lower(value.recovery)
+        _UniffiFfiConverterBoolean.check_lower(value.create)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.compact_every)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeDurability.write(value.durability, buf)
+        _UniffiFfiConverterTypeRecovery.write(value.recovery, buf)
+        _UniffiFfiConverterBoolean.write(value.create, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.compact_every, buf)
+
 class _UniffiFfiConverterSequenceTypeHistoryEvent(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -4317,6 +4713,34 @@ class AuthlockError:  # type: ignore
         def __repr__(self):
             return "AuthlockError.Storage({})".format(repr(str(self)))
     _UniffiTempAuthlockError.Storage = Storage # type: ignore
+    class InvalidJourneyStep(_UniffiTempAuthlockError):
+        """
+        A journey step request cannot be run: it does not parse, its step
+        configuration breaks the rules (every problem is listed), or its
+        context is unusable. A step that runs and fails is not an error: its
+        result says so.
+"""
+        def __repr__(self):
+            return "AuthlockError.InvalidJourneyStep({})".format(repr(str(self)))
+    _UniffiTempAuthlockError.InvalidJourneyStep = InvalidJourneyStep # type: ignore
+    class InvalidHelpdeskConfig(_UniffiTempAuthlockError):
+        """
+        The helpdesk configuration breaks the rules, or the engine was not
+        built with the stores' account lockout policies.
+"""
+        def __repr__(self):
+            return "AuthlockError.InvalidHelpdeskConfig({})".format(repr(str(self)))
+    _UniffiTempAuthlockError.InvalidHelpdeskConfig = InvalidHelpdeskConfig # type: ignore
+    class HelpdeskRefused(_UniffiTempAuthlockError):
+        """
+        The helpdesk refused the request: a missing permission or step
+        (authenticate the user first, unrestricted mode required), an
+        account not offered on the Unlock page, an unknown operator, store,
+        account or session.
+"""
+        def __repr__(self):
+            return "AuthlockError.HelpdeskRefused({})".format(repr(str(self)))
+    _UniffiTempAuthlockError.HelpdeskRefused = HelpdeskRefused # type: ignore
 
 AuthlockError = _UniffiTempAuthlockError # type: ignore
 del _UniffiTempAuthlockError
@@ -4374,6 +4798,18 @@ class _UniffiFfiConverterTypeAuthlockError(_UniffiConverterRustBuffer):
             return AuthlockError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
+        if variant == 13:
+            return AuthlockError.InvalidJourneyStep(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 14:
+            return AuthlockError.InvalidHelpdeskConfig(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 15:
+            return AuthlockError.HelpdeskRefused(
+                _UniffiFfiConverterString.read(buf),
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -4402,6 +4838,12 @@ class _UniffiFfiConverterTypeAuthlockError(_UniffiConverterRustBuffer):
             return
         if isinstance(value, AuthlockError.Storage):
             return
+        if isinstance(value, AuthlockError.InvalidJourneyStep):
+            return
+        if isinstance(value, AuthlockError.InvalidHelpdeskConfig):
+            return
+        if isinstance(value, AuthlockError.HelpdeskRefused):
+            return
 
     @staticmethod
     def write(value, buf):
@@ -4429,6 +4871,12 @@ class _UniffiFfiConverterTypeAuthlockError(_UniffiConverterRustBuffer):
             buf.write_i32(11)
         if isinstance(value, AuthlockError.Storage):
             buf.write_i32(12)
+        if isinstance(value, AuthlockError.InvalidJourneyStep):
+            buf.write_i32(13)
+        if isinstance(value, AuthlockError.InvalidHelpdeskConfig):
+            buf.write_i32(14)
+        if isinstance(value, AuthlockError.HelpdeskRefused):
+            buf.write_i32(15)
 
 
 
@@ -4568,6 +5016,31 @@ class _UniffiFfiConverterSequenceTypeIdentifier(_UniffiConverterRustBuffer):
         return [
             _UniffiFfiConverterTypeIdentifier.read(buf) for i in range(count)
         ]
+
+class _UniffiFfiConverterOptionalTypeOpenReport(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeOpenReport.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeOpenReport.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeOpenReport.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 
 class _UniffiFfiConverterOptionalTypePolicy(_UniffiConverterRustBuffer):
     @classmethod
@@ -4778,7 +5251,10 @@ class EngineProtocol(typing.Protocol):
     """
     The authenticator lockout engine for one tenant.
 
-    Thread-safe: share one engine between threads.
+    Thread-safe: share one engine between threads. An engine opened on a
+    store holds the store's directory until it is closed (`close()` in
+    Kotlin, `destroy()` in Swift, the last reference dropped in Python) and
+    until every [`Helpdesk`] built on it is closed too.
 """
     
     def add_identifier(self, user: str,identifier: Identifier,actor: Actor) -> typing.List[str]:
@@ -4808,6 +5284,13 @@ class EngineProtocol(typing.Protocol):
         """
         Settles a reservation: `success` refunds the reserved failure and
         records the success; otherwise the failure stays counted.
+"""
+        raise NotImplementedError
+    def compact(self, ) -> int:
+        """
+        Writes a snapshot of the whole state to the store and starts a new
+        journal segment, atomically; returns the snapshot's sequence number.
+        An engine without a store answers a `Storage` error.
 """
         raise NotImplementedError
     def deactivate(self, id: str,app: str,actor: Actor,reason: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> typing.List[HistoryEvent]:
@@ -4855,6 +5338,12 @@ class EngineProtocol(typing.Protocol):
     def now_ms(self, ) -> int:
         """
         The current time by the engine's clock (ms since the epoch).
+"""
+        raise NotImplementedError
+    def open_report(self, ) -> typing.Optional[OpenReport]:
+        """
+        What opening the store found (the snapshot loaded, the events
+        replayed, a torn tail dropped); `None` for an engine without a store.
 """
         raise NotImplementedError
     def policy(self, kind: AuthenticatorType,app: str) -> typing.Optional[Policy]:
@@ -4906,6 +5395,17 @@ class EngineProtocol(typing.Protocol):
         refused and changes nothing.
 """
         raise NotImplementedError
+    def run_journey_step(self, request_json: str) -> str:
+        """
+        Runs one journey step, JSON in and out: the request is
+        `{"step": <step configuration>, "context": <journey context>}`, the
+        answer `{"result": <step result>, "context": <context after the
+        step>}`. A step that fails is not an error: its result's `outcome`
+        is `failure_branch` or `abort`. A request that does not parse, a
+        configuration that breaks the rules or an unusable context is an
+        `InvalidJourneyStep` error, and nothing changes.
+"""
+        raise NotImplementedError
     def set_listener(self, listener: typing.Optional[LockListener]) -> None:
         """
         Sets or removes the lock listener.
@@ -4949,7 +5449,10 @@ class Engine(EngineProtocol):
     """
     The authenticator lockout engine for one tenant.
 
-    Thread-safe: share one engine between threads.
+    Thread-safe: share one engine between threads. An engine opened on a
+    store holds the store's directory until it is closed (`close()` in
+    Kotlin, `destroy()` in Swift, the last reference dropped in Python) and
+    until every [`Helpdesk`] built on it is closed too.
 """
     
     _handle: ctypes.c_uint64
@@ -4983,6 +5486,46 @@ class Engine(EngineProtocol):
             *_uniffi_lowered_args,
         )
         self._handle = _uniffi_ffi_result
+    @classmethod
+    def open_store(cls, dir: str,policy_document: str,options: StoreOptions,clock: typing.Union[object, typing.Optional[HostClock]] = _DEFAULT,listener: typing.Union[object, typing.Optional[LockListener]] = _DEFAULT) -> Engine:
+        """
+        An engine backed by the durable store in directory `dir`, with its
+        state recovered from the store (the newest snapshot plus the journal
+        after it); `open_report()` says what opening found. The policies,
+        clock and listener are as for the primary constructor. One process
+        at a time: while an engine holds the store, another opener gets a
+        `Storage` error saying the store is in use. A missing directory is a
+        `Storage` error unless `options.create` is set.
+"""
+        
+        _UniffiFfiConverterString.check_lower(dir)
+
+        _UniffiFfiConverterString.check_lower(policy_document)
+
+        _UniffiFfiConverterTypeStoreOptions.check_lower(options)
+
+        if clock is _DEFAULT:
+            clock = None
+        _UniffiFfiConverterOptionalTypeHostClock.check_lower(clock)
+
+        if listener is _DEFAULT:
+            listener = None
+        _UniffiFfiConverterOptionalTypeLockListener.check_lower(listener)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterString.lower(dir),
+            _UniffiFfiConverterString.lower(policy_document),
+            _UniffiFfiConverterTypeStoreOptions.lower(options),
+            _UniffiFfiConverterOptionalTypeHostClock.lower(clock),
+            _UniffiFfiConverterOptionalTypeLockListener.lower(listener),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEngine.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthlockError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_authlock_fn_constructor_engine_open_store,
+            *_uniffi_lowered_args,
+        )
+        return cls._uniffi_make_instance(_uniffi_ffi_result)
 
     def __del__(self):
         # In case of partial initialization of instances.
@@ -5110,6 +5653,23 @@ class Engine(EngineProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_authlock_fn_method_engine_commit,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def compact(self, ) -> int:
+        """
+        Writes a snapshot of the whole state to the store and starts a new
+        journal segment, atomically; returns the snapshot's sequence number.
+        An engine without a store answers a `Storage` error.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt64.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthlockError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_authlock_fn_method_engine_compact,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -5301,6 +5861,22 @@ class Engine(EngineProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_authlock_fn_method_engine_now_ms,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def open_report(self, ) -> typing.Optional[OpenReport]:
+        """
+        What opening the store found (the snapshot loaded, the events
+        replayed, a torn tail dropped); `None` for an engine without a store.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeOpenReport.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_authlock_fn_method_engine_open_report,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -5499,6 +6075,30 @@ class Engine(EngineProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def run_journey_step(self, request_json: str) -> str:
+        """
+        Runs one journey step, JSON in and out: the request is
+        `{"step": <step configuration>, "context": <journey context>}`, the
+        answer `{"result": <step result>, "context": <context after the
+        step>}`. A step that fails is not an error: its result's `outcome`
+        is `failure_branch` or `abort`. A request that does not parse, a
+        configuration that breaks the rules or an unusable context is an
+        `InvalidJourneyStep` error, and nothing changes.
+"""
+        
+        _UniffiFfiConverterString.check_lower(request_json)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(request_json),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthlockError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_authlock_fn_method_engine_run_journey_step,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def set_listener(self, listener: typing.Optional[LockListener]) -> None:
         """
         Sets or removes the lock listener.
@@ -5694,6 +6294,131 @@ class _UniffiFfiConverterTypeEngine:
         buf.write_u64(cls.lower(value))
 
 
+class HelpdeskProtocol(typing.Protocol):
+    """
+    The helpdesk's Unlock Account flow over one engine: operators, roles,
+    identity stores and their accounts.
+
+    Requests and answers are JSON, as docs/JOURNEYS_AND_HELPDESK.md
+    describes: one request tagged by `op` (`add_account`, `enrol`,
+    `record_login_failure`, `begin_unlock`, `authenticate_user`,
+    `unlock_page`, `unlock`, `history`, ...). A refusal is a
+    `HelpdeskRefused` error whose message names the missing permission or
+    step, and changes nothing.
+"""
+    
+    def handle(self, request_json: str) -> str:
+        """
+        Runs one request (JSON, tagged by `op`) and returns the JSON of its
+        result (`null` for a request that returns nothing).
+"""
+        raise NotImplementedError
+
+class Helpdesk(HelpdeskProtocol):
+    """
+    The helpdesk's Unlock Account flow over one engine: operators, roles,
+    identity stores and their accounts.
+
+    Requests and answers are JSON, as docs/JOURNEYS_AND_HELPDESK.md
+    describes: one request tagged by `op` (`add_account`, `enrol`,
+    `record_login_failure`, `begin_unlock`, `authenticate_user`,
+    `unlock_page`, `unlock`, `history`, ...). A refusal is a
+    `HelpdeskRefused` error whose message names the missing permission or
+    step, and changes nothing.
+"""
+    
+    _handle: ctypes.c_uint64
+    def __init__(self, engine: Engine,config_json: str):
+        """
+        A helpdesk over `engine` with the configuration `config_json` (the
+        helpdesk configuration as JSON: `stores`, `roles`, `operators`). A
+        store with an account lockout policy needs the engine built with
+        that policy for the store's app; otherwise this is refused.
+"""
+        
+        _UniffiFfiConverterTypeEngine.check_lower(engine)
+
+        _UniffiFfiConverterString.check_lower(config_json)
+        _uniffi_lowered_args = (
+            _UniffiFfiConverterTypeEngine.lower(engine),
+            _UniffiFfiConverterString.lower(config_json),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeHelpdesk.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthlockError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_authlock_fn_constructor_helpdesk_new,
+            *_uniffi_lowered_args,
+        )
+        self._handle = _uniffi_ffi_result
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_authlock_fn_free_helpdesk, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_authlock_fn_clone_helpdesk, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    def handle(self, request_json: str) -> str:
+        """
+        Runs one request (JSON, tagged by `op`) and returns the JSON of its
+        result (`null` for a request that returns nothing).
+"""
+        
+        _UniffiFfiConverterString.check_lower(request_json)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(request_json),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAuthlockError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_authlock_fn_method_helpdesk_handle,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+
+
+
+
+
+class _UniffiFfiConverterTypeHelpdesk:
+    @staticmethod
+    def lift(value: int) -> Helpdesk:
+        return Helpdesk._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: Helpdesk):
+        if not isinstance(value, Helpdesk):
+            raise TypeError("Expected Helpdesk instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Helpdesk) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> Helpdesk:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Helpdesk, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
+
 class HostClock():
     """
     A source of the current time that the host implements, for example a
@@ -5881,6 +6606,8 @@ __all__ = [
     "IdentifierKind",
     "Action",
     "Lockout",
+    "Durability",
+    "Recovery",
     "AuthlockError",
     "ListenerError",
     "AppDetail",
@@ -5890,14 +6617,18 @@ __all__ = [
     "FirstUse",
     "Identifier",
     "HistoryEvent",
+    "OpenReport",
     "ThrottleStep",
     "Policy",
     "Registration",
+    "StoreOptions",
     "UserHistory",
     "LockListenerImpl",
     "LockListener",
     "Engine",
     "EngineProtocol",
+    "Helpdesk",
+    "HelpdeskProtocol",
     "HostClockImpl",
     "HostClock",
 ]

@@ -729,6 +729,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_authlock_checksum_method_engine_commit(
     ): Int
+    external fun uniffi_authlock_checksum_method_engine_compact(
+    ): Int
     external fun uniffi_authlock_checksum_method_engine_deactivate(
     ): Int
     external fun uniffi_authlock_checksum_method_engine_delete(
@@ -746,6 +748,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_authlock_checksum_method_engine_lock(
     ): Int
     external fun uniffi_authlock_checksum_method_engine_now_ms(
+    ): Int
+    external fun uniffi_authlock_checksum_method_engine_open_report(
     ): Int
     external fun uniffi_authlock_checksum_method_engine_policy(
     ): Int
@@ -765,6 +769,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_authlock_checksum_method_engine_restore_json(
     ): Int
+    external fun uniffi_authlock_checksum_method_engine_run_journey_step(
+    ): Int
     external fun uniffi_authlock_checksum_method_engine_set_listener(
     ): Int
     external fun uniffi_authlock_checksum_method_engine_snapshot_json(
@@ -779,11 +785,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_authlock_checksum_method_engine_unsuspend_user(
     ): Int
+    external fun uniffi_authlock_checksum_method_helpdesk_handle(
+    ): Int
     external fun uniffi_authlock_checksum_method_hostclock_now_ms(
     ): Int
     external fun uniffi_authlock_checksum_method_locklistener_on_lock_change(
     ): Int
     external fun uniffi_authlock_checksum_constructor_engine_new(
+    ): Int
+    external fun uniffi_authlock_checksum_constructor_engine_open_store(
+    ): Int
+    external fun uniffi_authlock_checksum_constructor_helpdesk_new(
     ): Int
     external fun ffi_authlock_uniffi_contract_version(
     ): Int
@@ -813,6 +825,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_authlock_fn_constructor_engine_new(`policyDocument`: RustBuffer.ByValue,`clock`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_authlock_fn_constructor_engine_open_store(`dir`: RustBuffer.ByValue,`policyDocument`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`clock`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_authlock_fn_method_engine_add_identifier(`ptr`: Long,`user`: RustBuffer.ByValue,`identifier`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_authenticator(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -823,6 +837,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_commit(`ptr`: Long,`id`: RustBuffer.ByValue,`attempt`: RustBuffer.ByValue,`reservation`: Long,`success`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_authlock_fn_method_engine_compact(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_authlock_fn_method_engine_deactivate(`ptr`: Long,`id`: RustBuffer.ByValue,`app`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_delete(`ptr`: Long,`id`: RustBuffer.ByValue,`app`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -841,6 +857,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_now_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_authlock_fn_method_engine_open_report(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_policy(`ptr`: Long,`kind`: RustBuffer.ByValue,`app`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_policy_document_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -859,6 +877,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_restore_json(`ptr`: Long,`snapshot`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_authlock_fn_method_engine_run_journey_step(`ptr`: Long,`requestJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_set_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_authlock_fn_method_engine_snapshot_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -872,6 +892,14 @@ internal object UniffiLib {
     external fun uniffi_authlock_fn_method_engine_unlock_type(`ptr`: Long,`user`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`app`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_unsuspend_user(`ptr`: Long,`user`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_authlock_fn_clone_helpdesk(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_authlock_fn_free_helpdesk(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_authlock_fn_constructor_helpdesk_new(`engine`: Long,`configJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_authlock_fn_method_helpdesk_handle(`ptr`: Long,`requestJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_clone_hostclock(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1023,6 +1051,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_authlock_checksum_method_engine_commit() and 0xFFFF) != 17867) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_authlock_checksum_method_engine_compact() and 0xFFFF) != 37056) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_authlock_checksum_method_engine_deactivate() and 0xFFFF) != 19905) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1048,6 +1079,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_authlock_checksum_method_engine_now_ms() and 0xFFFF) != 21066) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_authlock_checksum_method_engine_open_report() and 0xFFFF) != 15591) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_authlock_checksum_method_engine_policy() and 0xFFFF) != 48684) {
@@ -1077,6 +1111,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_authlock_checksum_method_engine_restore_json() and 0xFFFF) != 11469) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_authlock_checksum_method_engine_run_journey_step() and 0xFFFF) != 7773) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_authlock_checksum_method_engine_set_listener() and 0xFFFF) != 33491) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1098,6 +1135,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_authlock_checksum_method_engine_unsuspend_user() and 0xFFFF) != 50329) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_authlock_checksum_method_helpdesk_handle() and 0xFFFF) != 34867) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_authlock_checksum_method_hostclock_now_ms() and 0xFFFF) != 5153) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1105,6 +1145,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_authlock_checksum_constructor_engine_new() and 0xFFFF) != 6363) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_authlock_checksum_constructor_engine_open_store() and 0xFFFF) != 49556) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_authlock_checksum_constructor_helpdesk_new() and 0xFFFF) != 40580) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1562,7 +1608,10 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 /**
  * The authenticator lockout engine for one tenant.
  *
- * Thread-safe: share one engine between threads.
+ * Thread-safe: share one engine between threads. An engine opened on a
+ * store holds the store's directory until it is closed (`close()` in
+ * Kotlin, `destroy()` in Swift, the last reference dropped in Python) and
+ * until every [`Helpdesk`] built on it is closed too.
  */
 public interface EngineInterface {
     
@@ -1594,6 +1643,13 @@ public interface EngineInterface {
      * records the success; otherwise the failure stays counted.
      */
     fun `commit`(`id`: kotlin.String, `attempt`: Attempt, `reservation`: kotlin.ULong, `success`: kotlin.Boolean): AttemptOutcome
+    
+    /**
+     * Writes a snapshot of the whole state to the store and starts a new
+     * journal segment, atomically; returns the snapshot's sequence number.
+     * An engine without a store answers a `Storage` error.
+     */
+    fun `compact`(): kotlin.ULong
     
     /**
      * Deactivates the authenticator in `app` by hand.
@@ -1641,6 +1697,12 @@ public interface EngineInterface {
      * The current time by the engine's clock (ms since the epoch).
      */
     fun `nowMs`(): kotlin.Long
+    
+    /**
+     * What opening the store found (the snapshot loaded, the events
+     * replayed, a torn tail dropped); `None` for an engine without a store.
+     */
+    fun `openReport`(): OpenReport?
     
     /**
      * The policy that applies to `kind` in `app`, if the type has one.
@@ -1692,6 +1754,17 @@ public interface EngineInterface {
     fun `restoreJson`(`snapshot`: kotlin.String)
     
     /**
+     * Runs one journey step, JSON in and out: the request is
+     * `{"step": <step configuration>, "context": <journey context>}`, the
+     * answer `{"result": <step result>, "context": <context after the
+     * step>}`. A step that fails is not an error: its result's `outcome`
+     * is `failure_branch` or `abort`. A request that does not parse, a
+     * configuration that breaks the rules or an unusable context is an
+     * `InvalidJourneyStep` error, and nothing changes.
+     */
+    fun `runJourneyStep`(`requestJson`: kotlin.String): kotlin.String
+    
+    /**
      * Sets or removes the lock listener.
      */
     fun `setListener`(`listener`: LockListener?)
@@ -1735,7 +1808,10 @@ public interface EngineInterface {
 /**
  * The authenticator lockout engine for one tenant.
  *
- * Thread-safe: share one engine between threads.
+ * Thread-safe: share one engine between threads. An engine opened on a
+ * store holds the store's directory until it is closed (`close()` in
+ * Kotlin, `destroy()` in Swift, the last reference dropped in Python) and
+ * until every [`Helpdesk`] built on it is closed too.
  */
 open class Engine: Disposable, AutoCloseable, EngineInterface
 {
@@ -1957,6 +2033,25 @@ open class Engine: Disposable, AutoCloseable, EngineInterface
 
     
     /**
+     * Writes a snapshot of the whole state to the store and starts a new
+     * journal segment, atomically; returns the snapshot's sequence number.
+     * An engine without a store answers a `Storage` error.
+     */
+    @Throws(AuthlockException::class)override fun `compact`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AuthlockException) { _status ->
+    UniffiLib.uniffi_authlock_fn_method_engine_compact(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Deactivates the authenticator in `app` by hand.
      */
     @Throws(AuthlockException::class)override fun `deactivate`(`id`: kotlin.String, `app`: kotlin.String, `actor`: Actor, `reason`: kotlin.String?): List<HistoryEvent> {
@@ -2114,6 +2209,23 @@ open class Engine: Disposable, AutoCloseable, EngineInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_authlock_fn_method_engine_now_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What opening the store found (the snapshot loaded, the events
+     * replayed, a torn tail dropped); `None` for an engine without a store.
+     */override fun `openReport`(): OpenReport? {
+            return FfiConverterOptionalTypeOpenReport.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_authlock_fn_method_engine_open_report(
         it,
         _status)
 }
@@ -2296,6 +2408,30 @@ open class Engine: Disposable, AutoCloseable, EngineInterface
 
     
     /**
+     * Runs one journey step, JSON in and out: the request is
+     * `{"step": <step configuration>, "context": <journey context>}`, the
+     * answer `{"result": <step result>, "context": <context after the
+     * step>}`. A step that fails is not an error: its result's `outcome`
+     * is `failure_branch` or `abort`. A request that does not parse, a
+     * configuration that breaks the rules or an unusable context is an
+     * `InvalidJourneyStep` error, and nothing changes.
+     */
+    @Throws(AuthlockException::class)override fun `runJourneyStep`(`requestJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AuthlockException) { _status ->
+    UniffiLib.uniffi_authlock_fn_method_engine_run_journey_step(
+        it,
+        
+        FfiConverterString.lower(`requestJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Sets or removes the lock listener.
      */override fun `setListener`(`listener`: LockListener?)
         = 
@@ -2434,11 +2570,35 @@ open class Engine: Disposable, AutoCloseable, EngineInterface
 
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
+     * An engine backed by the durable store in directory `dir`, with its
+     * state recovered from the store (the newest snapshot plus the journal
+     * after it); `open_report()` says what opening found. The policies,
+     * clock and listener are as for the primary constructor. One process
+     * at a time: while an engine holds the store, another opener gets a
+     * `Storage` error saying the store is in use. A missing directory is a
+     * `Storage` error unless `options.create` is set.
      */
-    companion object
+    @Throws(AuthlockException::class) fun `openStore`(`dir`: kotlin.String, `policyDocument`: kotlin.String, `options`: StoreOptions, `clock`: HostClock? = null, `listener`: LockListener? = null): Engine {
+            return FfiConverterTypeEngine.lift(
+    uniffiRustCallWithError(AuthlockException) { _status ->
+    UniffiLib.uniffi_authlock_fn_constructor_engine_open_store(
+    
+        
+        FfiConverterString.lower(`dir`),
+        FfiConverterString.lower(`policyDocument`),
+        FfiConverterTypeStoreOptions.lower(`options`),
+        FfiConverterOptionalTypeHostClock.lower(`clock`),
+        FfiConverterOptionalTypeLockListener.lower(`listener`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 
@@ -2462,6 +2622,309 @@ public object FfiConverterTypeEngine: FfiConverter<Engine, Long> {
     override fun allocationSize(value: Engine) = 8UL
 
     override fun write(value: Engine, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The helpdesk's Unlock Account flow over one engine: operators, roles,
+ * identity stores and their accounts.
+ *
+ * Requests and answers are JSON, as docs/JOURNEYS_AND_HELPDESK.md
+ * describes: one request tagged by `op` (`add_account`, `enrol`,
+ * `record_login_failure`, `begin_unlock`, `authenticate_user`,
+ * `unlock_page`, `unlock`, `history`, ...). A refusal is a
+ * `HelpdeskRefused` error whose message names the missing permission or
+ * step, and changes nothing.
+ */
+public interface HelpdeskInterface {
+    
+    /**
+     * Runs one request (JSON, tagged by `op`) and returns the JSON of its
+     * result (`null` for a request that returns nothing).
+     */
+    fun `handle`(`requestJson`: kotlin.String): kotlin.String
+    
+    companion object
+}
+
+/**
+ * The helpdesk's Unlock Account flow over one engine: operators, roles,
+ * identity stores and their accounts.
+ *
+ * Requests and answers are JSON, as docs/JOURNEYS_AND_HELPDESK.md
+ * describes: one request tagged by `op` (`add_account`, `enrol`,
+ * `record_login_failure`, `begin_unlock`, `authenticate_user`,
+ * `unlock_page`, `unlock`, `history`, ...). A refusal is a
+ * `HelpdeskRefused` error whose message names the missing permission or
+ * step, and changes nothing.
+ */
+open class Helpdesk: Disposable, AutoCloseable, HelpdeskInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A helpdesk over `engine` with the configuration `config_json` (the
+     * helpdesk configuration as JSON: `stores`, `roles`, `operators`). A
+     * store with an account lockout policy needs the engine built with
+     * that policy for the store's app; otherwise this is refused.
+     */
+    constructor(`engine`: Engine, `configJson`: kotlin.String) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(AuthlockException) { _status ->
+    UniffiLib.uniffi_authlock_fn_constructor_helpdesk_new(
+    
+        
+        FfiConverterTypeEngine.lower(`engine`),
+        FfiConverterString.lower(`configJson`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_authlock_fn_free_helpdesk(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_authlock_fn_clone_helpdesk(handle, status)
+        }
+    }
+
+    
+    /**
+     * Runs one request (JSON, tagged by `op`) and returns the JSON of its
+     * result (`null` for a request that returns nothing).
+     */
+    @Throws(AuthlockException::class)override fun `handle`(`requestJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AuthlockException) { _status ->
+    UniffiLib.uniffi_authlock_fn_method_helpdesk_handle(
+        it,
+        
+        FfiConverterString.lower(`requestJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHelpdesk: FfiConverter<Helpdesk, Long> {
+    override fun lower(value: Helpdesk): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Helpdesk {
+        return Helpdesk(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Helpdesk {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Helpdesk) = 8UL
+
+    override fun write(value: Helpdesk, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3727,6 +4190,69 @@ public object FfiConverterTypeIdentifier: FfiConverterRustBuffer<Identifier> {
 
 
 /**
+ * What opening a store found.
+ */
+data class OpenReport (
+    /**
+     * The sequence number of the snapshot loaded (0: none).
+     */
+    var `snapshotSeq`: kotlin.ULong
+    , 
+    /**
+     * Events replayed from the journal.
+     */
+    var `replayedEvents`: kotlin.ULong
+    , 
+    /**
+     * Bytes dropped from the end of the journal (a torn last write).
+     */
+    var `droppedTailBytes`: kotlin.ULong
+    , 
+    /**
+     * Whether the newest snapshot was corrupt and the previous one used.
+     */
+    var `usedPreviousSnapshot`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOpenReport: FfiConverterRustBuffer<OpenReport> {
+    override fun read(buf: ByteBuffer): OpenReport {
+        return OpenReport(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OpenReport) = (
+            FfiConverterULong.allocationSize(value.`snapshotSeq`) +
+            FfiConverterULong.allocationSize(value.`replayedEvents`) +
+            FfiConverterULong.allocationSize(value.`droppedTailBytes`) +
+            FfiConverterBoolean.allocationSize(value.`usedPreviousSnapshot`)
+    )
+
+    override fun write(value: OpenReport, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`snapshotSeq`, buf)
+            FfiConverterULong.write(value.`replayedEvents`, buf)
+            FfiConverterULong.write(value.`droppedTailBytes`, buf)
+            FfiConverterBoolean.write(value.`usedPreviousSnapshot`, buf)
+    }
+}
+
+
+
+/**
  * One type's lockout policy, as the engine applies it (SPEC §5).
  */
 data class Policy (
@@ -3873,6 +4399,72 @@ public object FfiConverterTypeRegistration: FfiConverterRustBuffer<Registration>
             FfiConverterOptionalString.write(value.`device`, buf)
             FfiConverterOptionalString.write(value.`publicKey`, buf)
             FfiConverterOptionalTypeActor.write(value.`actor`, buf)
+    }
+}
+
+
+
+/**
+ * How to open a store.
+ */
+data class StoreOptions (
+    /**
+     * When writes reach the disk.
+     */
+    var `durability`: Durability
+    , 
+    /**
+     * What to do with a corrupt newest snapshot.
+     */
+    var `recovery`: Recovery
+    , 
+    /**
+     * Create the directory if it does not exist. Off by default: a
+     * mistyped path must not silently start a fresh store with fresh
+     * attempts.
+     */
+    var `create`: kotlin.Boolean = false 
+    , 
+    /**
+     * Compact after this many events since the last snapshot; `None`
+     * compacts only on `compact()`.
+     */
+    var `compactEvery`: kotlin.ULong? = 100000uL 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreOptions: FfiConverterRustBuffer<StoreOptions> {
+    override fun read(buf: ByteBuffer): StoreOptions {
+        return StoreOptions(
+            FfiConverterTypeDurability.read(buf),
+            FfiConverterTypeRecovery.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreOptions) = (
+            FfiConverterTypeDurability.allocationSize(value.`durability`) +
+            FfiConverterTypeRecovery.allocationSize(value.`recovery`) +
+            FfiConverterBoolean.allocationSize(value.`create`) +
+            FfiConverterOptionalULong.allocationSize(value.`compactEvery`)
+    )
+
+    override fun write(value: StoreOptions, buf: ByteBuffer) {
+            FfiConverterTypeDurability.write(value.`durability`, buf)
+            FfiConverterTypeRecovery.write(value.`recovery`, buf)
+            FfiConverterBoolean.write(value.`create`, buf)
+            FfiConverterOptionalULong.write(value.`compactEvery`, buf)
     }
 }
 
@@ -4815,6 +5407,28 @@ sealed class AuthlockException(message: String): kotlin.Exception(message) {
      */
         class Storage(message: String) : AuthlockException(message)
         
+    /**
+     * A journey step request cannot be run: it does not parse, its step
+     * configuration breaks the rules (every problem is listed), or its
+     * context is unusable. A step that runs and fails is not an error: its
+     * result says so.
+     */
+        class InvalidJourneyStep(message: String) : AuthlockException(message)
+        
+    /**
+     * The helpdesk configuration breaks the rules, or the engine was not
+     * built with the stores' account lockout policies.
+     */
+        class InvalidHelpdeskConfig(message: String) : AuthlockException(message)
+        
+    /**
+     * The helpdesk refused the request: a missing permission or step
+     * (authenticate the user first, unrestricted mode required), an
+     * account not offered on the Unlock page, an unknown operator, store,
+     * account or session.
+     */
+        class HelpdeskRefused(message: String) : AuthlockException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<AuthlockException> {
         override fun lift(error_buf: RustBuffer.ByValue): AuthlockException = FfiConverterTypeAuthlockError.lift(error_buf)
@@ -4840,6 +5454,9 @@ public object FfiConverterTypeAuthlockError : FfiConverterRustBuffer<AuthlockExc
             10 -> AuthlockException.InvalidSnapshot(FfiConverterString.read(buf))
             11 -> AuthlockException.InvalidHistory(FfiConverterString.read(buf))
             12 -> AuthlockException.Storage(FfiConverterString.read(buf))
+            13 -> AuthlockException.InvalidJourneyStep(FfiConverterString.read(buf))
+            14 -> AuthlockException.InvalidHelpdeskConfig(FfiConverterString.read(buf))
+            15 -> AuthlockException.HelpdeskRefused(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -4897,6 +5514,18 @@ public object FfiConverterTypeAuthlockError : FfiConverterRustBuffer<AuthlockExc
             }
             is AuthlockException.Storage -> {
                 buf.putInt(12)
+                Unit
+            }
+            is AuthlockException.InvalidJourneyStep -> {
+                buf.putInt(13)
+                Unit
+            }
+            is AuthlockException.InvalidHelpdeskConfig -> {
+                buf.putInt(14)
+                Unit
+            }
+            is AuthlockException.HelpdeskRefused -> {
+                buf.putInt(15)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5059,6 +5688,118 @@ public object FfiConverterTypeDecision : FfiConverterRustBuffer<Decision>{
             }
             is Decision.Deleted -> {
                 buf.putInt(5)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * When a store's journal writes reach the disk.
+ */
+sealed class Durability {
+    
+    /**
+     * Each call's events are synced before it returns.
+     */
+    object Sync : Durability()
+    
+    
+    /**
+     * Group commit: synced at most every `max_delay_ms` milliseconds or
+     * every `max_events` events; reservations are always synced at once.
+     * Both must be above zero.
+     */
+    data class Batched(
+        /**
+         * The longest time an event stays unsynced, in milliseconds.
+         */
+        val `maxDelayMs`: kotlin.ULong, 
+        /**
+         * The most events that stay unsynced.
+         */
+        val `maxEvents`: kotlin.ULong) : Durability()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Buffered, never synced: a killed process loses the buffer (tests and
+     * simulations).
+     */
+    object None : Durability()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDurability : FfiConverterRustBuffer<Durability>{
+    override fun read(buf: ByteBuffer): Durability {
+        return when(buf.getInt()) {
+            1 -> Durability.Sync
+            2 -> Durability.Batched(
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            3 -> Durability.None
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Durability): ULong = when(value) {
+        is Durability.Sync -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Durability.Batched -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`maxDelayMs`)
+                + FfiConverterULong.allocationSize(value.`maxEvents`)
+            )
+        }
+        is Durability.None -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: Durability, buf: ByteBuffer) {
+        when(value) {
+            is Durability.Sync -> {
+                buf.putInt(1)
+                Unit
+            }
+            is Durability.Batched -> {
+                buf.putInt(2)
+                FfiConverterULong.write(value.`maxDelayMs`, buf)
+                FfiConverterULong.write(value.`maxEvents`, buf)
+                Unit
+            }
+            is Durability.None -> {
+                buf.putInt(3)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5423,6 +6164,49 @@ public object FfiConverterTypeLockout : FfiConverterRustBuffer<Lockout>{
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * What to do when a store's newest snapshot is corrupt.
+ */
+
+enum class Recovery {
+    
+    /**
+     * Refuse to open, with an error that says what is wrong.
+     */
+    STRICT,
+    /**
+     * Open from the previous snapshot and the journal after it.
+     */
+    PREVIOUS_SNAPSHOT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecovery: FfiConverterRustBuffer<Recovery> {
+    override fun read(buf: ByteBuffer) = try {
+        Recovery.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Recovery) = 4UL
+
+    override fun write(value: Recovery, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -5801,6 +6585,38 @@ public object FfiConverterOptionalTypeLockListener: FfiConverterRustBuffer<LockL
         } else {
             buf.put(1)
             FfiConverterTypeLockListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOpenReport: FfiConverterRustBuffer<OpenReport?> {
+    override fun read(buf: ByteBuffer): OpenReport? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOpenReport.read(buf)
+    }
+
+    override fun allocationSize(value: OpenReport?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOpenReport.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OpenReport?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOpenReport.write(value, buf)
         }
     }
 }

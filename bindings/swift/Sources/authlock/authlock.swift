@@ -610,7 +610,10 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 /**
  * The authenticator lockout engine for one tenant.
  *
- * Thread-safe: share one engine between threads.
+ * Thread-safe: share one engine between threads. An engine opened on a
+ * store holds the store's directory until it is closed (`close()` in
+ * Kotlin, `destroy()` in Swift, the last reference dropped in Python) and
+ * until every [`Helpdesk`] built on it is closed too.
  */
 public protocol EngineProtocol: AnyObject, Sendable {
     
@@ -642,6 +645,13 @@ public protocol EngineProtocol: AnyObject, Sendable {
      * records the success; otherwise the failure stays counted.
      */
     func commit(id: String, attempt: Attempt, reservation: UInt64, success: Bool) throws  -> AttemptOutcome
+    
+    /**
+     * Writes a snapshot of the whole state to the store and starts a new
+     * journal segment, atomically; returns the snapshot's sequence number.
+     * An engine without a store answers a `Storage` error.
+     */
+    func compact() throws  -> UInt64
     
     /**
      * Deactivates the authenticator in `app` by hand.
@@ -689,6 +699,12 @@ public protocol EngineProtocol: AnyObject, Sendable {
      * The current time by the engine's clock (ms since the epoch).
      */
     func nowMs()  -> Int64
+    
+    /**
+     * What opening the store found (the snapshot loaded, the events
+     * replayed, a torn tail dropped); `None` for an engine without a store.
+     */
+    func openReport()  -> OpenReport?
     
     /**
      * The policy that applies to `kind` in `app`, if the type has one.
@@ -740,6 +756,17 @@ public protocol EngineProtocol: AnyObject, Sendable {
     func restoreJson(snapshot: String) throws 
     
     /**
+     * Runs one journey step, JSON in and out: the request is
+     * `{"step": <step configuration>, "context": <journey context>}`, the
+     * answer `{"result": <step result>, "context": <context after the
+     * step>}`. A step that fails is not an error: its result's `outcome`
+     * is `failure_branch` or `abort`. A request that does not parse, a
+     * configuration that breaks the rules or an unusable context is an
+     * `InvalidJourneyStep` error, and nothing changes.
+     */
+    func runJourneyStep(requestJson: String) throws  -> String
+    
+    /**
      * Sets or removes the lock listener.
      */
     func setListener(listener: LockListener?) 
@@ -781,7 +808,10 @@ public protocol EngineProtocol: AnyObject, Sendable {
 /**
  * The authenticator lockout engine for one tenant.
  *
- * Thread-safe: share one engine between threads.
+ * Thread-safe: share one engine between threads. An engine opened on a
+ * store holds the store's directory until it is closed (`close()` in
+ * Kotlin, `destroy()` in Swift, the last reference dropped in Python) and
+ * until every [`Helpdesk`] built on it is closed too.
  */
 open class Engine: EngineProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -850,6 +880,28 @@ public convenience init(policyDocument: String, clock: HostClock? = nil, listene
         try! rustCall { uniffi_authlock_fn_free_engine(handle, $0) }
     }
 
+    
+    /**
+     * An engine backed by the durable store in directory `dir`, with its
+     * state recovered from the store (the newest snapshot plus the journal
+     * after it); `open_report()` says what opening found. The policies,
+     * clock and listener are as for the primary constructor. One process
+     * at a time: while an engine holds the store, another opener gets a
+     * `Storage` error saying the store is in use. A missing directory is a
+     * `Storage` error unless `options.create` is set.
+     */
+public static func openStore(dir: String, policyDocument: String, options: StoreOptions, clock: HostClock? = nil, listener: LockListener? = nil)throws  -> Engine  {
+    return try  FfiConverterTypeEngine_lift(try rustCallWithError(FfiConverterTypeAuthlockError_lift) {
+        uniffiCallStatus in
+    uniffi_authlock_fn_constructor_engine_open_store(
+        FfiConverterString.lower(dir),
+        FfiConverterString.lower(policyDocument),
+        FfiConverterTypeStoreOptions_lower(options),
+        FfiConverterOptionTypeHostClock.lower(clock),
+        FfiConverterOptionTypeLockListener.lower(listener),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -924,6 +976,20 @@ open func commit(id: String, attempt: Attempt, reservation: UInt64, success: Boo
         FfiConverterTypeAttempt_lower(attempt),
         FfiConverterUInt64.lower(reservation),
         FfiConverterBool.lower(success),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Writes a snapshot of the whole state to the store and starts a new
+     * journal segment, atomically; returns the snapshot's sequence number.
+     * An engine without a store answers a `Storage` error.
+     */
+open func compact()throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeAuthlockError_lift) {
+        uniffiCallStatus in
+    uniffi_authlock_fn_method_engine_compact(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -1049,6 +1115,19 @@ open func nowMs() -> Int64  {
     return try!  FfiConverterInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_authlock_fn_method_engine_now_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What opening the store found (the snapshot loaded, the events
+     * replayed, a torn tail dropped); `None` for an engine without a store.
+     */
+open func openReport() -> OpenReport?  {
+    return try!  FfiConverterOptionTypeOpenReport.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_authlock_fn_method_engine_open_report(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1181,6 +1260,25 @@ open func restoreJson(snapshot: String)throws   {try rustCallWithError(FfiConver
         FfiConverterString.lower(snapshot),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Runs one journey step, JSON in and out: the request is
+     * `{"step": <step configuration>, "context": <journey context>}`, the
+     * answer `{"result": <step result>, "context": <context after the
+     * step>}`. A step that fails is not an error: its result's `outcome`
+     * is `failure_branch` or `abort`. A request that does not parse, a
+     * configuration that breaks the rules or an unusable context is an
+     * `InvalidJourneyStep` error, and nothing changes.
+     */
+open func runJourneyStep(requestJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeAuthlockError_lift) {
+        uniffiCallStatus in
+    uniffi_authlock_fn_method_engine_run_journey_step(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(requestJson),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1328,6 +1426,170 @@ public func FfiConverterTypeEngine_lift(_ handle: UInt64) throws -> Engine {
 #endif
 public func FfiConverterTypeEngine_lower(_ value: Engine) -> UInt64 {
     return FfiConverterTypeEngine.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The helpdesk's Unlock Account flow over one engine: operators, roles,
+ * identity stores and their accounts.
+ *
+ * Requests and answers are JSON, as docs/JOURNEYS_AND_HELPDESK.md
+ * describes: one request tagged by `op` (`add_account`, `enrol`,
+ * `record_login_failure`, `begin_unlock`, `authenticate_user`,
+ * `unlock_page`, `unlock`, `history`, ...). A refusal is a
+ * `HelpdeskRefused` error whose message names the missing permission or
+ * step, and changes nothing.
+ */
+public protocol HelpdeskProtocol: AnyObject, Sendable {
+    
+    /**
+     * Runs one request (JSON, tagged by `op`) and returns the JSON of its
+     * result (`null` for a request that returns nothing).
+     */
+    func handle(requestJson: String) throws  -> String
+    
+}
+/**
+ * The helpdesk's Unlock Account flow over one engine: operators, roles,
+ * identity stores and their accounts.
+ *
+ * Requests and answers are JSON, as docs/JOURNEYS_AND_HELPDESK.md
+ * describes: one request tagged by `op` (`add_account`, `enrol`,
+ * `record_login_failure`, `begin_unlock`, `authenticate_user`,
+ * `unlock_page`, `unlock`, `history`, ...). A refusal is a
+ * `HelpdeskRefused` error whose message names the missing permission or
+ * step, and changes nothing.
+ */
+open class Helpdesk: HelpdeskProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_authlock_fn_clone_helpdesk(self.handle, $0) }
+    }
+    /**
+     * A helpdesk over `engine` with the configuration `config_json` (the
+     * helpdesk configuration as JSON: `stores`, `roles`, `operators`). A
+     * store with an account lockout policy needs the engine built with
+     * that policy for the store's app; otherwise this is refused.
+     */
+public convenience init(engine: Engine, configJson: String)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeAuthlockError_lift) {
+        uniffiCallStatus in
+    uniffi_authlock_fn_constructor_helpdesk_new(
+        FfiConverterTypeEngine_lower(engine),
+        FfiConverterString.lower(configJson),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_authlock_fn_free_helpdesk(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Runs one request (JSON, tagged by `op`) and returns the JSON of its
+     * result (`null` for a request that returns nothing).
+     */
+open func handle(requestJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeAuthlockError_lift) {
+        uniffiCallStatus in
+    uniffi_authlock_fn_method_helpdesk_handle(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(requestJson),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHelpdesk: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Helpdesk
+
+    public static func lift(_ handle: UInt64) throws -> Helpdesk {
+        return Helpdesk(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Helpdesk) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Helpdesk {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Helpdesk, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHelpdesk_lift(_ handle: UInt64) throws -> Helpdesk {
+    return try FfiConverterTypeHelpdesk.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHelpdesk_lower(_ value: Helpdesk) -> UInt64 {
+    return FfiConverterTypeHelpdesk.lower(value)
 }
 
 
@@ -2579,6 +2841,95 @@ public func FfiConverterTypeIdentifier_lower(_ value: Identifier) -> RustBuffer 
 
 
 /**
+ * What opening a store found.
+ */
+public struct OpenReport: Equatable, Hashable {
+    /**
+     * The sequence number of the snapshot loaded (0: none).
+     */
+    public var snapshotSeq: UInt64
+    /**
+     * Events replayed from the journal.
+     */
+    public var replayedEvents: UInt64
+    /**
+     * Bytes dropped from the end of the journal (a torn last write).
+     */
+    public var droppedTailBytes: UInt64
+    /**
+     * Whether the newest snapshot was corrupt and the previous one used.
+     */
+    public var usedPreviousSnapshot: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The sequence number of the snapshot loaded (0: none).
+         */snapshotSeq: UInt64, 
+        /**
+         * Events replayed from the journal.
+         */replayedEvents: UInt64, 
+        /**
+         * Bytes dropped from the end of the journal (a torn last write).
+         */droppedTailBytes: UInt64, 
+        /**
+         * Whether the newest snapshot was corrupt and the previous one used.
+         */usedPreviousSnapshot: Bool) {
+        self.snapshotSeq = snapshotSeq
+        self.replayedEvents = replayedEvents
+        self.droppedTailBytes = droppedTailBytes
+        self.usedPreviousSnapshot = usedPreviousSnapshot
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OpenReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOpenReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OpenReport {
+        return
+            try OpenReport(
+                snapshotSeq: FfiConverterUInt64.read(from: &buf), 
+                replayedEvents: FfiConverterUInt64.read(from: &buf), 
+                droppedTailBytes: FfiConverterUInt64.read(from: &buf), 
+                usedPreviousSnapshot: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OpenReport, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.snapshotSeq, into: &buf)
+        FfiConverterUInt64.write(value.replayedEvents, into: &buf)
+        FfiConverterUInt64.write(value.droppedTailBytes, into: &buf)
+        FfiConverterBool.write(value.usedPreviousSnapshot, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOpenReport_lift(_ buf: RustBuffer) throws -> OpenReport {
+    return try FfiConverterTypeOpenReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOpenReport_lower(_ value: OpenReport) -> RustBuffer {
+    return FfiConverterTypeOpenReport.lower(value)
+}
+
+
+/**
  * One type's lockout policy, as the engine applies it (SPEC §5).
  */
 public struct Policy: Equatable, Hashable {
@@ -2786,6 +3137,101 @@ public func FfiConverterTypeRegistration_lift(_ buf: RustBuffer) throws -> Regis
 #endif
 public func FfiConverterTypeRegistration_lower(_ value: Registration) -> RustBuffer {
     return FfiConverterTypeRegistration.lower(value)
+}
+
+
+/**
+ * How to open a store.
+ */
+public struct StoreOptions: Equatable, Hashable {
+    /**
+     * When writes reach the disk.
+     */
+    public var durability: Durability
+    /**
+     * What to do with a corrupt newest snapshot.
+     */
+    public var recovery: Recovery
+    /**
+     * Create the directory if it does not exist. Off by default: a
+     * mistyped path must not silently start a fresh store with fresh
+     * attempts.
+     */
+    public var create: Bool
+    /**
+     * Compact after this many events since the last snapshot; `None`
+     * compacts only on `compact()`.
+     */
+    public var compactEvery: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * When writes reach the disk.
+         */durability: Durability, 
+        /**
+         * What to do with a corrupt newest snapshot.
+         */recovery: Recovery, 
+        /**
+         * Create the directory if it does not exist. Off by default: a
+         * mistyped path must not silently start a fresh store with fresh
+         * attempts.
+         */create: Bool = false, 
+        /**
+         * Compact after this many events since the last snapshot; `None`
+         * compacts only on `compact()`.
+         */compactEvery: UInt64? = UInt64(100000)) {
+        self.durability = durability
+        self.recovery = recovery
+        self.create = create
+        self.compactEvery = compactEvery
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStoreOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreOptions {
+        return
+            try StoreOptions(
+                durability: FfiConverterTypeDurability.read(from: &buf), 
+                recovery: FfiConverterTypeRecovery.read(from: &buf), 
+                create: FfiConverterBool.read(from: &buf), 
+                compactEvery: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreOptions, into buf: inout [UInt8]) {
+        FfiConverterTypeDurability.write(value.durability, into: &buf)
+        FfiConverterTypeRecovery.write(value.recovery, into: &buf)
+        FfiConverterBool.write(value.create, into: &buf)
+        FfiConverterOptionUInt64.write(value.compactEvery, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreOptions_lift(_ buf: RustBuffer) throws -> StoreOptions {
+    return try FfiConverterTypeStoreOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreOptions_lower(_ value: StoreOptions) -> RustBuffer {
+    return FfiConverterTypeStoreOptions.lower(value)
 }
 
 
@@ -3633,6 +4079,28 @@ enum AuthlockError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case Storage(message: String)
     
+    /**
+     * A journey step request cannot be run: it does not parse, its step
+     * configuration breaks the rules (every problem is listed), or its
+     * context is unusable. A step that runs and fails is not an error: its
+     * result says so.
+     */
+    case InvalidJourneyStep(message: String)
+    
+    /**
+     * The helpdesk configuration breaks the rules, or the engine was not
+     * built with the stores' account lockout policies.
+     */
+    case InvalidHelpdeskConfig(message: String)
+    
+    /**
+     * The helpdesk refused the request: a missing permission or step
+     * (authenticate the user first, unrestricted mode required), an
+     * account not offered on the Unlock page, an unknown operator, store,
+     * account or session.
+     */
+    case HelpdeskRefused(message: String)
+    
 
     
 
@@ -3710,6 +4178,18 @@ public struct FfiConverterTypeAuthlockError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 13: return .InvalidJourneyStep(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 14: return .InvalidHelpdeskConfig(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 15: return .HelpdeskRefused(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3745,6 +4225,12 @@ public struct FfiConverterTypeAuthlockError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(11))
         case .Storage(_ /* message is ignored*/):
             writeInt(&buf, Int32(12))
+        case .InvalidJourneyStep(_ /* message is ignored*/):
+            writeInt(&buf, Int32(13))
+        case .InvalidHelpdeskConfig(_ /* message is ignored*/):
+            writeInt(&buf, Int32(14))
+        case .HelpdeskRefused(_ /* message is ignored*/):
+            writeInt(&buf, Int32(15))
 
         
         }
@@ -3888,6 +4374,104 @@ public func FfiConverterTypeDecision_lift(_ buf: RustBuffer) throws -> Decision 
 #endif
 public func FfiConverterTypeDecision_lower(_ value: Decision) -> RustBuffer {
     return FfiConverterTypeDecision.lower(value)
+}
+
+
+
+/**
+ * When a store's journal writes reach the disk.
+ */
+
+public enum Durability: Equatable, Hashable {
+    
+    /**
+     * Each call's events are synced before it returns.
+     */
+    case sync
+    /**
+     * Group commit: synced at most every `max_delay_ms` milliseconds or
+     * every `max_events` events; reservations are always synced at once.
+     * Both must be above zero.
+     */
+    case batched(
+        /**
+         * The longest time an event stays unsynced, in milliseconds.
+         */maxDelayMs: UInt64, 
+        /**
+         * The most events that stay unsynced.
+         */maxEvents: UInt64
+    )
+    /**
+     * Buffered, never synced: a killed process loses the buffer (tests and
+     * simulations).
+     */
+    case none
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Durability: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDurability: FfiConverterRustBuffer {
+    typealias SwiftType = Durability
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Durability {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .sync
+        
+        case 2: return .batched(maxDelayMs: try FfiConverterUInt64.read(from: &buf), maxEvents: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 3: return .none
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Durability, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .sync:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .batched(maxDelayMs,maxEvents):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt64.write(maxDelayMs, into: &buf)
+            FfiConverterUInt64.write(maxEvents, into: &buf)
+            
+        
+        case .none:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDurability_lift(_ buf: RustBuffer) throws -> Durability {
+    return try FfiConverterTypeDurability.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDurability_lower(_ value: Durability) -> RustBuffer {
+    return FfiConverterTypeDurability.lower(value)
 }
 
 
@@ -4256,6 +4840,81 @@ public func FfiConverterTypeLockout_lift(_ buf: RustBuffer) throws -> Lockout {
 #endif
 public func FfiConverterTypeLockout_lower(_ value: Lockout) -> RustBuffer {
     return FfiConverterTypeLockout.lower(value)
+}
+
+
+
+/**
+ * What to do when a store's newest snapshot is corrupt.
+ */
+
+public enum Recovery: Equatable, Hashable {
+    
+    /**
+     * Refuse to open, with an error that says what is wrong.
+     */
+    case strict
+    /**
+     * Open from the previous snapshot and the journal after it.
+     */
+    case previousSnapshot
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Recovery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecovery: FfiConverterRustBuffer {
+    typealias SwiftType = Recovery
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Recovery {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .strict
+        
+        case 2: return .previousSnapshot
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Recovery, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .strict:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .previousSnapshot:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecovery_lift(_ buf: RustBuffer) throws -> Recovery {
+    return try FfiConverterTypeRecovery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecovery_lower(_ value: Recovery) -> RustBuffer {
+    return FfiConverterTypeRecovery.lower(value)
 }
 
 
@@ -4715,6 +5374,30 @@ fileprivate struct FfiConverterOptionTypeLockListener: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeOpenReport: FfiConverterRustBuffer {
+    typealias SwiftType = OpenReport?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOpenReport.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOpenReport.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypePolicy: FfiConverterRustBuffer {
     typealias SwiftType = Policy?
 
@@ -4988,6 +5671,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_authlock_checksum_method_engine_commit() != 17867) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_authlock_checksum_method_engine_compact() != 37056) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_authlock_checksum_method_engine_deactivate() != 19905) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5013,6 +5699,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_authlock_checksum_method_engine_now_ms() != 21066) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_authlock_checksum_method_engine_open_report() != 15591) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_authlock_checksum_method_engine_policy() != 48684) {
@@ -5042,6 +5731,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_authlock_checksum_method_engine_restore_json() != 11469) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_authlock_checksum_method_engine_run_journey_step() != 7773) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_authlock_checksum_method_engine_set_listener() != 33491) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5063,6 +5755,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_authlock_checksum_method_engine_unsuspend_user() != 50329) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_authlock_checksum_method_helpdesk_handle() != 34867) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_authlock_checksum_method_hostclock_now_ms() != 5153) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5070,6 +5765,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_authlock_checksum_constructor_engine_new() != 6363) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_authlock_checksum_constructor_engine_open_store() != 49556) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_authlock_checksum_constructor_helpdesk_new() != 40580) {
         return InitializationResult.apiChecksumMismatch
     }
 

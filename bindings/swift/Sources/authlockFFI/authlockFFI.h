@@ -290,6 +290,11 @@ void uniffi_authlock_fn_free_engine(uint64_t handle, RustCallStatus *_Nonnull ou
 uint64_t uniffi_authlock_fn_constructor_engine_new(RustBuffer policy_document, RustBuffer clock, RustBuffer listener, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_CONSTRUCTOR_ENGINE_OPEN_STORE
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_CONSTRUCTOR_ENGINE_OPEN_STORE
+uint64_t uniffi_authlock_fn_constructor_engine_open_store(RustBuffer dir, RustBuffer policy_document, RustBuffer options, RustBuffer clock, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_ADD_IDENTIFIER
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_ADD_IDENTIFIER
 RustBuffer uniffi_authlock_fn_method_engine_add_identifier(uint64_t ptr, RustBuffer user, RustBuffer identifier, RustBuffer actor, RustCallStatus *_Nonnull out_status
@@ -313,6 +318,11 @@ RustBuffer uniffi_authlock_fn_method_engine_check(uint64_t ptr, RustBuffer id, R
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_COMMIT
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_COMMIT
 RustBuffer uniffi_authlock_fn_method_engine_commit(uint64_t ptr, RustBuffer id, RustBuffer attempt, uint64_t reservation, int8_t success, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_COMPACT
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_COMPACT
+uint64_t uniffi_authlock_fn_method_engine_compact(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_DEACTIVATE
@@ -360,6 +370,11 @@ RustBuffer uniffi_authlock_fn_method_engine_lock(uint64_t ptr, RustBuffer id, Ru
 int64_t uniffi_authlock_fn_method_engine_now_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_OPEN_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_OPEN_REPORT
+RustBuffer uniffi_authlock_fn_method_engine_open_report(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_POLICY
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_POLICY
 RustBuffer uniffi_authlock_fn_method_engine_policy(uint64_t ptr, RustBuffer kind, RustBuffer app, RustCallStatus *_Nonnull out_status
@@ -405,6 +420,11 @@ RustBuffer uniffi_authlock_fn_method_engine_reserve(uint64_t ptr, RustBuffer id,
 void uniffi_authlock_fn_method_engine_restore_json(uint64_t ptr, RustBuffer snapshot, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_RUN_JOURNEY_STEP
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_RUN_JOURNEY_STEP
+RustBuffer uniffi_authlock_fn_method_engine_run_journey_step(uint64_t ptr, RustBuffer request_json, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_SET_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_SET_LISTENER
 void uniffi_authlock_fn_method_engine_set_listener(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
@@ -438,6 +458,26 @@ RustBuffer uniffi_authlock_fn_method_engine_unlock_type(uint64_t ptr, RustBuffer
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_UNSUSPEND_USER
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_UNSUSPEND_USER
 RustBuffer uniffi_authlock_fn_method_engine_unsuspend_user(uint64_t ptr, RustBuffer user, RustBuffer actor, RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_CLONE_HELPDESK
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_CLONE_HELPDESK
+uint64_t uniffi_authlock_fn_clone_helpdesk(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_FREE_HELPDESK
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_FREE_HELPDESK
+void uniffi_authlock_fn_free_helpdesk(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_CONSTRUCTOR_HELPDESK_NEW
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_CONSTRUCTOR_HELPDESK_NEW
+uint64_t uniffi_authlock_fn_constructor_helpdesk_new(uint64_t engine, RustBuffer config_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_HELPDESK_HANDLE
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_HELPDESK_HANDLE
+RustBuffer uniffi_authlock_fn_method_helpdesk_handle(uint64_t ptr, RustBuffer request_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_CLONE_HOSTCLOCK
@@ -770,6 +810,12 @@ uint16_t uniffi_authlock_checksum_method_engine_commit(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_COMPACT
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_COMPACT
+uint16_t uniffi_authlock_checksum_method_engine_compact(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_DEACTIVATE
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_DEACTIVATE
 uint16_t uniffi_authlock_checksum_method_engine_deactivate(void
@@ -821,6 +867,12 @@ uint16_t uniffi_authlock_checksum_method_engine_lock(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_NOW_MS
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_NOW_MS
 uint16_t uniffi_authlock_checksum_method_engine_now_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_OPEN_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_OPEN_REPORT
+uint16_t uniffi_authlock_checksum_method_engine_open_report(void
     
 );
 #endif
@@ -878,6 +930,12 @@ uint16_t uniffi_authlock_checksum_method_engine_restore_json(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_RUN_JOURNEY_STEP
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_RUN_JOURNEY_STEP
+uint16_t uniffi_authlock_checksum_method_engine_run_journey_step(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_SET_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_SET_LISTENER
 uint16_t uniffi_authlock_checksum_method_engine_set_listener(void
@@ -920,6 +978,12 @@ uint16_t uniffi_authlock_checksum_method_engine_unsuspend_user(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_HELPDESK_HANDLE
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_HELPDESK_HANDLE
+uint16_t uniffi_authlock_checksum_method_helpdesk_handle(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_HOSTCLOCK_NOW_MS
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_HOSTCLOCK_NOW_MS
 uint16_t uniffi_authlock_checksum_method_hostclock_now_ms(void
@@ -935,6 +999,18 @@ uint16_t uniffi_authlock_checksum_method_locklistener_on_lock_change(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_CONSTRUCTOR_ENGINE_NEW
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_CONSTRUCTOR_ENGINE_NEW
 uint16_t uniffi_authlock_checksum_constructor_engine_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_CONSTRUCTOR_ENGINE_OPEN_STORE
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_CONSTRUCTOR_ENGINE_OPEN_STORE
+uint16_t uniffi_authlock_checksum_constructor_engine_open_store(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_CONSTRUCTOR_HELPDESK_NEW
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_CONSTRUCTOR_HELPDESK_NEW
+uint16_t uniffi_authlock_checksum_constructor_helpdesk_new(void
     
 );
 #endif
