@@ -157,13 +157,6 @@ fn check_head(format: Option<&str>, version: Option<u32>) -> Result<()> {
 impl Engine {
     /// The whole state, consistent at one moment.
     pub fn snapshot(&self) -> Snapshot {
-        self.snapshot_then(|_| {})
-    }
-
-    /// Takes the snapshot and calls `at_point(last_seq)` while every lock is
-    /// still held, so nothing happens between the two (a store starts its
-    /// new journal segment there).
-    pub(crate) fn snapshot_then(&self, at_point: impl FnOnce(u64)) -> Snapshot {
         let users = self.users.read();
         let shards: Vec<_> = self.shards.iter().map(|s| s.read()).collect();
         let mut records: Vec<Record> = shards
@@ -188,7 +181,6 @@ impl Engine {
             .collect();
         user_list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         let last_seq = self.seq.load(Ordering::SeqCst);
-        at_point(last_seq);
         drop(shards);
         drop(users);
         Snapshot {
