@@ -10,6 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use authlock::*;
 use common::*;
 
+/// The tests of this file run one at a time: one of them starts a process
+/// (`chattr`), and a child between fork and exec briefly holds a copy of
+/// every open descriptor, a store's LOCK included, so a store closed at that
+/// moment would stay locked until the exec.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("authlock-store-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
@@ -70,6 +79,7 @@ fn some_work(engine: &Engine) -> AuthenticatorId {
 
 #[test]
 fn counters_survive_closing_and_reopening_the_store() {
+    let _serial = serial();
     let dir = temp_dir("reopen");
     let (engine, report) = open(&dir, create()).unwrap();
     assert_eq!(report, OpenReport::default());
@@ -95,6 +105,7 @@ fn counters_survive_closing_and_reopening_the_store() {
 
 #[test]
 fn a_missing_directory_is_refused_unless_create_is_set() {
+    let _serial = serial();
     let dir = temp_dir("missing");
     let err = open(&dir, StoreOptions::default()).unwrap_err();
     assert!(matches!(err, Error::Storage(_)), "{err:?}");
@@ -107,6 +118,7 @@ fn a_missing_directory_is_refused_unless_create_is_set() {
 
 #[test]
 fn a_second_opener_gets_an_in_use_error() {
+    let _serial = serial();
     let dir = temp_dir("two");
     let (first, _) = open(&dir, create()).unwrap();
     let err = open(&dir, StoreOptions::default()).unwrap_err();
@@ -127,6 +139,7 @@ fn is_writable(dir: &Path) -> bool {
 
 #[test]
 fn a_read_only_directory_is_refused_with_a_clear_error() {
+    let _serial = serial();
     use std::os::unix::fs::PermissionsExt;
     let dir = temp_dir("readonly");
     fs::create_dir_all(&dir).unwrap();
@@ -159,6 +172,7 @@ fn a_read_only_directory_is_refused_with_a_clear_error() {
 
 #[test]
 fn a_torn_tail_is_truncated_on_open_and_reported() {
+    let _serial = serial();
     let dir = temp_dir("torn");
     let (engine, _) = open(&dir, create()).unwrap();
     let pin = some_work(&engine);
@@ -190,6 +204,7 @@ fn a_torn_tail_is_truncated_on_open_and_reported() {
 
 #[test]
 fn a_last_record_cut_in_half_loses_only_that_call() {
+    let _serial = serial();
     let dir = temp_dir("half");
     let (engine, _) = open(&dir, create()).unwrap();
     let pin = some_work(&engine);
@@ -215,6 +230,7 @@ fn a_last_record_cut_in_half_loses_only_that_call() {
 
 #[test]
 fn a_flipped_byte_in_the_middle_of_the_journal_is_refused() {
+    let _serial = serial();
     let dir = temp_dir("flip");
     let (engine, _) = open(&dir, create()).unwrap();
     some_work(&engine);
@@ -236,6 +252,7 @@ fn a_flipped_byte_in_the_middle_of_the_journal_is_refused() {
 
 #[test]
 fn compaction_writes_a_snapshot_and_trims_the_journal_behind_it() {
+    let _serial = serial();
     let dir = temp_dir("compact");
     let (engine, _) = open(&dir, create()).unwrap();
     let pin = some_work(&engine);
@@ -269,6 +286,7 @@ fn compaction_writes_a_snapshot_and_trims_the_journal_behind_it() {
 
 #[test]
 fn a_truncated_snapshot_is_refused_and_the_previous_snapshot_recovers() {
+    let _serial = serial();
     let dir = temp_dir("snapfall");
     let (engine, _) = open(&dir, create()).unwrap();
     let pin = some_work(&engine);
@@ -316,6 +334,7 @@ fn a_truncated_snapshot_is_refused_and_the_previous_snapshot_recovers() {
 
 #[test]
 fn automatic_compaction_keeps_the_state() {
+    let _serial = serial();
     let dir = temp_dir("auto");
     let opts = StoreOptions {
         create: true,
@@ -345,6 +364,7 @@ fn automatic_compaction_keeps_the_state() {
 
 #[test]
 fn batched_and_unsynced_stores_keep_everything_on_a_clean_close() {
+    let _serial = serial();
     for (name, durability) in [
         (
             "batched",
@@ -382,6 +402,7 @@ fn batched_and_unsynced_stores_keep_everything_on_a_clean_close() {
 
 #[test]
 fn the_engine_stops_after_its_sink_fails_to_store_events() {
+    let _serial = serial();
     struct Flaky(AtomicUsize);
     impl EventSink for Flaky {
         fn append(&self, _events: &[Event]) -> std::result::Result<(), String> {
@@ -424,12 +445,14 @@ fn the_engine_stops_after_its_sink_fails_to_store_events() {
 
 #[test]
 fn compact_without_a_store_is_an_error() {
+    let _serial = serial();
     let f = engine();
     assert!(matches!(f.engine.compact(), Err(Error::Storage(_))));
 }
 
 #[test]
 fn an_empty_path_and_a_zero_batch_are_refused() {
+    let _serial = serial();
     let err = open(Path::new(""), create()).unwrap_err();
     assert!(
         matches!(
@@ -471,6 +494,7 @@ fn an_empty_path_and_a_zero_batch_are_refused() {
 
 #[test]
 fn batched_writes_reach_the_file_before_the_call_returns() {
+    let _serial = serial();
     let dir = temp_dir("batched-file");
     let durability = Durability::Batched {
         max_delay: std::time::Duration::from_secs(3600),
