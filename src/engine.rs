@@ -13,6 +13,7 @@
 //! `check` takes only one shard's read lock unless time has to be applied
 //! (an expired lock, a clock that went back).
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -20,12 +21,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::error::{Error, Result, check_name};
 use crate::history::{Action, Actor, Event, EventSink, MemoryHistory, UserHistory};
 use crate::ids::{AppId, AuthenticatorId, DeviceId, IdGenerator, RandomIds, UserId};
 use crate::policy::PolicyDocument;
 use crate::record::{Fingerprint, Record};
+use crate::table::{Keyed, Table};
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::transition::{self, Applied, AttemptOutcome, Command, Ctx, Decision};
 use crate::types::{AuthenticatorType, Operation, RegistrationMode, Scope};
@@ -59,12 +62,22 @@ fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 32)
 }
 
-pub(crate) type IdMap<V> = HashMap<AuthenticatorId, V, BuildHasherDefault<IdHasher>>;
 pub(crate) type IdSet = HashSet<AuthenticatorId, BuildHasherDefault<IdHasher>>;
+
+impl Keyed for Record {
+    type Key = AuthenticatorId;
+    #[inline]
+    fn key(&self) -> &AuthenticatorId {
+        &self.id
+    }
+}
+
+/// One shard's records: dense, with a hash index of their positions.
+pub(crate) type RecordTable = Table<Record, BuildHasherDefault<IdHasher>>;
 
 #[derive(Default)]
 pub(crate) struct Shard {
-    pub(crate) records: IdMap<Record>,
+    pub(crate) records: RecordTable,
     pub(crate) deleted: IdSet,
 }
 
@@ -144,27 +157,73 @@ impl Identifier {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+/// One user in the user index: 48 bytes, with one authenticator ID inline
+/// and the rare parts (suspension, identifiers) behind one pointer.
+#[derive(Clone, Debug)]
 pub(crate) struct UserEntry {
-    pub(crate) authenticators: Vec<AuthenticatorId>,
-    pub(crate) suspended: bool,
-    pub(crate) identifiers: Vec<Identifier>,
+    pub(crate) id: UserId,
+    pub(crate) authenticators: SmallVec<[AuthenticatorId; 1]>,
+    profile: Option<Box<Profile>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Profile {
+    suspended: bool,
+    identifiers: Vec<Identifier>,
+}
+
+impl UserEntry {
+    pub(crate) fn new(id: UserId) -> UserEntry {
+        UserEntry {
+            id,
+            authenticators: SmallVec::new(),
+            profile: None,
+        }
+    }
+
+    /// Whether the user is suspended.
+    pub(crate) fn suspended(&self) -> bool {
+        self.profile.as_ref().is_some_and(|p| p.suspended)
+    }
+
+    pub(crate) fn set_suspended(&mut self, suspended: bool) {
+        if suspended || self.profile.is_some() {
+            self.profile.get_or_insert_with(Box::default).suspended = suspended;
+        }
+    }
+
+    /// The identifiers on the user's profile.
+    pub(crate) fn identifiers(&self) -> &[Identifier] {
+        self.profile.as_ref().map_or(&[], |p| &p.identifiers)
+    }
+
+    pub(crate) fn identifiers_mut(&mut self) -> &mut Vec<Identifier> {
+        &mut self.profile.get_or_insert_with(Box::default).identifiers
+    }
+}
+
+impl Keyed for UserEntry {
+    type Key = str;
+    #[inline]
+    fn key(&self) -> &str {
+        &self.id
+    }
 }
 
 #[derive(Default)]
 pub(crate) struct Users {
-    pub(crate) map: HashMap<UserId, UserEntry>,
+    pub(crate) map: Table<UserEntry, RandomState>,
     pub(crate) by_identifier: HashMap<Identifier, Vec<UserId>>,
 }
 
 impl Users {
     /// The user's shared ID, creating the entry if needed.
     fn ensure(&mut self, user: &str) -> UserId {
-        if let Some((k, _)) = self.map.get_key_value(user) {
-            return k.clone();
+        if let Some(e) = self.map.get(user) {
+            return e.id.clone();
         }
         let k = UserId::from(user);
-        self.map.insert(k.clone(), UserEntry::default());
+        self.map.insert(UserEntry::new(k.clone()));
         k
     }
 
@@ -354,6 +413,7 @@ impl EngineBuilder {
             users: RwLock::new(Users::default()),
             seq: AtomicU64::new(0),
             failed: std::sync::OnceLock::new(),
+            apps: RwLock::new(HashSet::new()),
         }
     }
 
@@ -404,6 +464,9 @@ pub struct Engine {
     pub(crate) seq: AtomicU64,
     failed: std::sync::OnceLock<String>,
     store: Option<Arc<crate::store::JournalSink>>,
+    /// One shared copy of each app ID that authenticators are registered
+    /// in, so records share it rather than each holding its own.
+    pub(crate) apps: RwLock<HashSet<AppId>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -504,6 +567,33 @@ impl Engine {
         })
     }
 
+    /// The shared copy of app ID `app`, added if new. Called where an app
+    /// is registered, never on a lookup path (so unknown apps named in
+    /// calls do not accumulate).
+    pub(crate) fn intern_app(&self, app: &str) -> AppId {
+        if let Some(a) = self.apps.read().get(app) {
+            return a.clone();
+        }
+        let mut apps = self.apps.write();
+        if let Some(a) = apps.get(app) {
+            return a.clone();
+        }
+        let a = AppId::from(app);
+        apps.insert(a.clone());
+        a
+    }
+
+    /// The shared copy of `app` if some authenticator is registered there,
+    /// or a new one (for a global-user authenticator's first use in an app,
+    /// or a call that is about to be refused).
+    fn known_app(&self, app: &str) -> AppId {
+        self.apps
+            .read()
+            .get(app)
+            .cloned()
+            .unwrap_or_else(|| AppId::from(app))
+    }
+
     /// Refuses every call once the sink has failed.
     #[inline]
     pub(crate) fn healthy(&self) -> Result<()> {
@@ -559,7 +649,7 @@ impl Engine {
         let Some(rec) = shard.records.get_mut(id) else {
             return Err(self.missing(shard, id));
         };
-        let app_id = rec.app_id(app);
+        let app_id = rec.app_id(app).unwrap_or_else(|| self.known_app(app));
         let ctx = Ctx {
             now,
             tenant: &self.tenant,
@@ -912,15 +1002,15 @@ impl Engine {
     ) -> Result<Vec<Event>> {
         self.healthy()?;
         let mut users = self.users.write();
-        let Some((user_id, entry)) = users.map.get_key_value(user) else {
+        let Some(entry) = users.map.get_mut(user) else {
             return Err(Error::UnknownUser { user: user.into() });
         };
-        if entry.suspended == target {
+        if entry.suspended() == target {
             return Ok(Vec::new());
         }
-        let user_id = user_id.clone();
-        let ids = entry.authenticators.clone();
-        users.map.get_mut(user).expect("present").suspended = target;
+        let user_id = entry.id.clone();
+        let ids = entry.authenticators.to_vec();
+        entry.set_suspended(target);
         let mut events = vec![Event {
             seq: 0,
             time: now,
@@ -955,7 +1045,7 @@ impl Engine {
             let Some(rec) = guard.records.get_mut(&id) else {
                 continue;
             };
-            let app_id = rec.app_id("");
+            let app_id = rec.app_id("").unwrap_or_else(|| AppId::from(""));
             let ctx = Ctx {
                 now,
                 tenant: &self.tenant,
@@ -1039,8 +1129,8 @@ impl Engine {
         let suspended = users
             .map
             .get(reg.user.as_str())
-            .is_some_and(|u| u.suspended);
-        let app_id = AppId::from(reg.app.as_str());
+            .is_some_and(|u| u.suspended());
+        let app_id = self.intern_app(&reg.app);
         match kind.scope() {
             Scope::AppUser => {
                 if let Some(rec) = existing.iter().find(|r| r.kind == kind) {
@@ -1062,7 +1152,7 @@ impl Engine {
             Scope::DeviceUser => {
                 if let Some(old) = existing.iter().find(|r| {
                     r.kind == kind
-                        && r.device == device
+                        && r.device() == device.as_ref()
                         && r.instances[0].app.as_deref() == Some(reg.app.as_str())
                 }) {
                     let id = self.fresh_id(given_id)?;
@@ -1179,7 +1269,7 @@ impl Engine {
         let mut events = leading;
         {
             let mut shard = self.shard(&id).write();
-            shard.records.insert(id, rec);
+            shard.records.insert(rec);
             self.emit(&mut events)?;
         }
         users.get_mut(&user).authenticators.push(id);
@@ -1246,10 +1336,13 @@ impl Engine {
         }
         let mut users = self.users.write();
         let user_id = users.ensure(user);
-        if users.get_mut(user).identifiers.contains(identifier) {
+        if users.get_mut(user).identifiers().contains(identifier) {
             return Ok(Vec::new());
         }
-        users.get_mut(user).identifiers.push(identifier.clone());
+        users
+            .get_mut(user)
+            .identifiers_mut()
+            .push(identifier.clone());
         users
             .by_identifier
             .entry(identifier.clone())
@@ -1277,7 +1370,7 @@ impl Engine {
             let _ = replay;
             return Ok(ids);
         }
-        let suspended = users.get_mut(user).suspended;
+        let suspended = users.get_mut(user).suspended();
         let value: Arc<str> = Arc::from(identifier.value.as_str());
         for kind in identifier.implied_types() {
             let id = self.fresh_id(None)?;
@@ -1325,7 +1418,7 @@ impl Engine {
         let mut users = self.users.write();
         let id = self.fresh_id(Some(id))?;
         let user_id = users.ensure(user);
-        let suspended = users.get_mut(user).suspended;
+        let suspended = users.get_mut(user).suspended();
         self.insert_new(
             &mut users,
             now,
@@ -1370,7 +1463,7 @@ impl Engine {
             let users = self.users.read();
             self.records_of(users.map.get(user))
                 .into_iter()
-                .find(|r| r.kind == kind && r.identifier.as_deref() == Some(account))
+                .find(|r| r.kind == kind && r.identifier() == Some(account))
                 .map(|r| r.id)
         };
         let id = match found {
@@ -1379,7 +1472,7 @@ impl Engine {
                 let mut users = self.users.write();
                 let id = self.fresh_id(None)?;
                 let user_id = users.ensure(user);
-                let suspended = users.get_mut(user).suspended;
+                let suspended = users.get_mut(user).suspended();
                 self.insert_new(
                     &mut users,
                     now,
@@ -1387,7 +1480,7 @@ impl Engine {
                     id,
                     user_id,
                     kind,
-                    Some(AppId::from(attempt.app)),
+                    Some(self.intern_app(attempt.app)),
                     None,
                     Some(Arc::from(account)),
                     None,
@@ -1448,7 +1541,7 @@ impl Engine {
             .read()
             .map
             .get(user)
-            .map(|e| e.identifiers.clone())
+            .map(|e| e.identifiers().to_vec())
             .ok_or_else(|| Error::UnknownUser { user: user.into() })
     }
 
@@ -1458,7 +1551,7 @@ impl Engine {
             .read()
             .map
             .get(user)
-            .map(|e| e.suspended)
+            .map(|e| e.suspended())
             .ok_or_else(|| Error::UnknownUser { user: user.into() })
     }
 
@@ -1496,18 +1589,28 @@ fn reason_arg(reason: Option<&str>) -> Result<Option<Arc<str>>> {
 impl Record {
     /// The app as a shared string for events: reuses the record's own copy
     /// when it has one, so hot paths do not allocate.
-    fn app_id(&self, app: &str) -> AppId {
+    fn app_id(&self, app: &str) -> Option<AppId> {
         if let Some(a) = self
             .instances
             .iter()
             .filter_map(|i| i.app.as_ref())
             .find(|a| &***a == app)
         {
-            return a.clone();
+            return Some(a.clone());
         }
-        if let Some(l) = self.links.iter().find(|l| &*l.app == app) {
-            return l.app.clone();
-        }
-        AppId::from(app)
+        self.links()
+            .iter()
+            .find(|l| &*l.app == app)
+            .map(|l| l.app.clone())
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    /// A user in the index costs 48 bytes plus its ID's one allocation
+    /// (shared with the records): part of the memory target.
+    #[test]
+    fn user_entries_stay_compact() {
+        assert_eq!(std::mem::size_of::<super::UserEntry>(), 48);
     }
 }

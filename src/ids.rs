@@ -28,8 +28,20 @@ pub type DeviceId = Arc<str>;
 /// assert_eq!(id.to_string(), "0123456789abcdef0123456789abcdef");
 /// assert!("not-an-id".parse::<AuthenticatorId>().is_err());
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct AuthenticatorId(u128);
+// Two halves rather than one `u128`, so that the ID is 8-byte aligned and
+// the records and user entries that hold IDs carry no alignment padding. The
+// field order (high, low) makes the derived ordering that of the `u128`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AuthenticatorId {
+    hi: u64,
+    lo: u64,
+}
+
+impl std::hash::Hash for AuthenticatorId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.as_u128());
+    }
+}
 
 impl AuthenticatorId {
     /// The length of the textual form.
@@ -37,18 +49,21 @@ impl AuthenticatorId {
 
     /// Builds an ID from its 128 bits.
     pub const fn from_u128(bits: u128) -> Self {
-        AuthenticatorId(bits)
+        AuthenticatorId {
+            hi: (bits >> 64) as u64,
+            lo: bits as u64,
+        }
     }
 
     /// The ID's 128 bits.
     pub const fn as_u128(self) -> u128 {
-        self.0
+        ((self.hi as u128) << 64) | self.lo as u128
     }
 }
 
 impl fmt::Display for AuthenticatorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        write!(f, "{:032x}", self.as_u128())
     }
 }
 
@@ -79,7 +94,7 @@ impl FromStr for AuthenticatorId {
             };
             bits = (bits << 4) | digit as u128;
         }
-        Ok(AuthenticatorId(bits))
+        Ok(AuthenticatorId::from_u128(bits))
     }
 }
 
@@ -121,9 +136,9 @@ impl IdGenerator for RandomIds {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
                 ^ (&buf as *const _ as usize as u128);
-            return AuthenticatorId(mix128(seed));
+            return AuthenticatorId::from_u128(mix128(seed));
         }
-        AuthenticatorId(u128::from_le_bytes(buf))
+        AuthenticatorId::from_u128(u128::from_le_bytes(buf))
     }
 }
 
@@ -145,7 +160,7 @@ impl IdGenerator for SeededIds {
     fn next_id(&self) -> AuthenticatorId {
         let mut state = self.0.lock();
         *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
-        AuthenticatorId(mix128(*state))
+        AuthenticatorId::from_u128(mix128(*state))
     }
 }
 

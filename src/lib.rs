@@ -55,6 +55,7 @@ pub mod record;
 mod replay;
 pub mod snapshot;
 pub mod store;
+mod table;
 pub mod time;
 pub mod transition;
 pub mod types;

@@ -14,6 +14,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
+use thin_vec::ThinVec;
 
 use crate::error::{Error, Result};
 use crate::ids::{AppId, AuthenticatorId, DeviceId, UserId};
@@ -192,30 +194,109 @@ pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Outstanding reservations and the next reservation number. Kept behind
+/// one pointer in [`LockState`], since most authenticators never use
+/// reserve/commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reservations {
+    /// Reservations not yet committed, oldest first.
+    pub open: Vec<Reservation>,
+    /// The next reservation number.
+    pub next: u64,
+}
+
 /// The lockout state of one instance (or of a global-user authenticator).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Laid out to stay small (32 bytes): the failure marks sit behind one
+/// pointer that allocates on the first failure, the lock and the
+/// reservations behind one pointer each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LockState {
     /// Counted failures since the last reset, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub marks: Vec<FailureMark>,
+    pub marks: ThinVec<FailureMark>,
     /// Temporary lockouts since the last success or unlock.
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub temporary_lockouts: u32,
     /// The lock, if any (it may have expired: see [`LockState::lock_at`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<Box<Lock>>,
     /// Deactivated by an admin.
-    #[serde(default, skip_serializing_if = "is_false")]
     pub deactivated: bool,
     /// Deactivated because the user is suspended.
-    #[serde(default, skip_serializing_if = "is_false")]
     pub suspended: bool,
-    /// Reservations not yet committed, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reservations: Vec<Reservation>,
-    /// The next reservation number.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub next_reservation: u64,
+    /// Reservations, once the instance has made one (read them through
+    /// [`LockState::reservations`] and [`LockState::next_reservation`]).
+    pub reserved: Option<Box<Reservations>>,
+}
+
+/// The serialised form of [`LockState`]: the reservations appear as two
+/// flat fields, `reservations` and `next_reservation`.
+#[derive(Serialize)]
+struct LockStateOut<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    marks: &'a [FailureMark],
+    #[serde(skip_serializing_if = "is_zero")]
+    temporary_lockouts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<&'a Lock>,
+    #[serde(skip_serializing_if = "is_false")]
+    deactivated: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    suspended: bool,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reservations: &'a [Reservation],
+    #[serde(skip_serializing_if = "is_zero")]
+    next_reservation: u64,
+}
+
+#[derive(Deserialize)]
+struct LockStateIn {
+    #[serde(default)]
+    marks: ThinVec<FailureMark>,
+    #[serde(default)]
+    temporary_lockouts: u32,
+    #[serde(default)]
+    lock: Option<Box<Lock>>,
+    #[serde(default)]
+    deactivated: bool,
+    #[serde(default)]
+    suspended: bool,
+    #[serde(default)]
+    reservations: Vec<Reservation>,
+    #[serde(default)]
+    next_reservation: u64,
+}
+
+impl Serialize for LockState {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        LockStateOut {
+            marks: &self.marks[..],
+            temporary_lockouts: self.temporary_lockouts,
+            lock: self.lock.as_deref(),
+            deactivated: self.deactivated,
+            suspended: self.suspended,
+            reservations: self.reservations(),
+            next_reservation: self.next_reservation(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LockState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let w = LockStateIn::deserialize(d)?;
+        Ok(LockState {
+            marks: w.marks,
+            temporary_lockouts: w.temporary_lockouts,
+            lock: w.lock,
+            deactivated: w.deactivated,
+            suspended: w.suspended,
+            reserved: (!w.reservations.is_empty() || w.next_reservation != 0).then(|| {
+                Box::new(Reservations {
+                    open: w.reservations,
+                    next: w.next_reservation,
+                })
+            }),
+        })
+    }
 }
 
 impl LockState {
@@ -229,6 +310,21 @@ impl LockState {
     /// Whether deactivated for any reason.
     pub fn is_deactivated(&self) -> bool {
         self.deactivated || self.suspended
+    }
+
+    /// Reservations not yet committed, oldest first.
+    pub fn reservations(&self) -> &[Reservation] {
+        self.reserved.as_deref().map_or(&[], |r| &r.open)
+    }
+
+    /// The number the next reservation gets.
+    pub fn next_reservation(&self) -> u64 {
+        self.reserved.as_deref().map_or(0, |r| r.next)
+    }
+
+    /// The reservations, to change (allocated on first use).
+    pub fn reservations_mut(&mut self) -> &mut Reservations {
+        self.reserved.get_or_insert_with(Box::default)
     }
 }
 
@@ -301,8 +397,42 @@ pub struct LastUse {
     pub device: Option<DeviceId>,
 }
 
+/// The instances of a record: one, inline, in the common case.
+pub type Instances = SmallVec<[Instance; 1]>;
+
+/// The parts of a record most authenticators never need, or need rarely:
+/// kept behind one pointer in [`Record`], allocated when first set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    /// Its device (device-user types only).
+    pub device: Option<DeviceId>,
+    /// The email, phone number or provider account of a global-user type.
+    pub identifier: Option<Arc<str>>,
+    /// Credential metadata: a passkey's public key.
+    pub public_key: Option<Arc<str>>,
+    /// Apps a global-user authenticator was used in.
+    pub links: Vec<AppLink>,
+    /// The last successful login, overall.
+    pub last_use: Option<LastUse>,
+}
+
+impl Details {
+    fn is_empty(&self) -> bool {
+        self.device.is_none()
+            && self.identifier.is_none()
+            && self.public_key.is_none()
+            && self.links.is_empty()
+            && self.last_use.is_none()
+    }
+}
+
 /// Everything known about one authenticator ID.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The fields every decision reads (type, instances and their lock state)
+/// are inline; the rest ([`Details`]: device, identifier, public key, app
+/// links, last use) sits behind one pointer, so that a password's record is
+/// 144 bytes with its one instance inline.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// Its ID.
     pub id: AuthenticatorId,
@@ -310,30 +440,154 @@ pub struct Record {
     pub user: UserId,
     /// Its type.
     pub kind: AuthenticatorType,
-    /// Its device (device-user types only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<DeviceId>,
-    /// The email, phone number or provider account of a global-user type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identifier: Option<Arc<str>>,
-    /// Credential metadata: a passkey's public key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_key: Option<Arc<str>>,
     /// When the ID was first registered.
     pub registered_at: Timestamp,
     /// Incremented by every change (for compare-and-swap stores).
     pub version: u64,
     /// Per-app instances; exactly one, with no app, for global-user types.
-    pub instances: Vec<Instance>,
-    /// Apps a global-user authenticator was used in.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub links: Vec<AppLink>,
-    /// The last successful login, overall.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_use: Option<Box<LastUse>>,
+    pub instances: Instances,
+    details: Option<Box<Details>>,
+}
+
+/// The serialised form of a [`Record`] (the details appear as flat
+/// fields).
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    id: AuthenticatorId,
+    user: &'a str,
+    kind: AuthenticatorType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identifier: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<&'a str>,
+    registered_at: Timestamp,
+    version: u64,
+    instances: &'a [Instance],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    links: &'a [AppLink],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_use: Option<&'a LastUse>,
+}
+
+#[derive(Deserialize)]
+struct RecordIn {
+    id: AuthenticatorId,
+    user: UserId,
+    kind: AuthenticatorType,
+    #[serde(default)]
+    device: Option<DeviceId>,
+    #[serde(default)]
+    identifier: Option<Arc<str>>,
+    #[serde(default)]
+    public_key: Option<Arc<str>>,
+    registered_at: Timestamp,
+    version: u64,
+    instances: Vec<Instance>,
+    #[serde(default)]
+    links: Vec<AppLink>,
+    #[serde(default)]
+    last_use: Option<LastUse>,
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        RecordOut {
+            id: self.id,
+            user: &self.user,
+            kind: self.kind,
+            device: self.device().map(|d| &**d),
+            identifier: self.identifier(),
+            public_key: self.public_key(),
+            registered_at: self.registered_at,
+            version: self.version,
+            instances: &self.instances[..],
+            links: self.links(),
+            last_use: self.last_use(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let w = RecordIn::deserialize(d)?;
+        let details = Details {
+            device: w.device,
+            identifier: w.identifier,
+            public_key: w.public_key,
+            links: w.links,
+            last_use: w.last_use,
+        };
+        Ok(Record {
+            id: w.id,
+            user: w.user,
+            kind: w.kind,
+            registered_at: w.registered_at,
+            version: w.version,
+            instances: Instances::from_vec(w.instances),
+            details: (!details.is_empty()).then(|| Box::new(details)),
+        })
+    }
 }
 
 impl Record {
+    /// A record with the given fields and no details.
+    pub fn new(
+        id: AuthenticatorId,
+        user: UserId,
+        kind: AuthenticatorType,
+        registered_at: Timestamp,
+        instance: Instance,
+    ) -> Record {
+        let mut instances = Instances::new();
+        instances.push(instance);
+        Record {
+            id,
+            user,
+            kind,
+            registered_at,
+            version: 1,
+            instances,
+            details: None,
+        }
+    }
+
+    /// Its device (device-user types only).
+    pub fn device(&self) -> Option<&DeviceId> {
+        self.details.as_deref().and_then(|d| d.device.as_ref())
+    }
+
+    /// The email, phone number or provider account of a global-user type.
+    pub fn identifier(&self) -> Option<&str> {
+        self.details
+            .as_deref()
+            .and_then(|d| d.identifier.as_deref())
+    }
+
+    /// Credential metadata: a passkey's public key.
+    pub fn public_key(&self) -> Option<&str> {
+        self.details
+            .as_deref()
+            .and_then(|d| d.public_key.as_deref())
+    }
+
+    /// Apps a global-user authenticator was used in.
+    pub fn links(&self) -> &[AppLink] {
+        self.details.as_deref().map_or(&[], |d| &d.links)
+    }
+
+    /// The last successful login, overall.
+    pub fn last_use(&self) -> Option<&LastUse> {
+        self.details.as_deref().and_then(|d| d.last_use.as_ref())
+    }
+
+    /// The details, to change (allocated on first use).
+    pub fn details_mut(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Box::default)
+    }
+
     /// The index of the instance a call in `app` works on, or the scope
     /// error that refuses it.
     #[inline]
@@ -368,7 +622,7 @@ impl Record {
     /// there for a global-user type).
     pub fn in_app(&self, app: &str) -> bool {
         match self.kind.scope() {
-            Scope::GlobalUser => self.links.iter().any(|l| &*l.app == app),
+            Scope::GlobalUser => self.links().iter().any(|l| &*l.app == app),
             _ => self.instances.iter().any(|i| i.app.as_deref() == Some(app)),
         }
     }
@@ -388,17 +642,17 @@ impl Record {
                         "global-user authenticator {id} must have exactly one instance with no app"
                     ));
                 }
-                if self.device.is_some() {
+                if self.device().is_some() {
                     return Err(format!("global-user authenticator {id} has a device"));
                 }
-                let mut apps: Vec<&str> = self.links.iter().map(|l| &*l.app).collect();
+                let mut apps: Vec<&str> = self.links().iter().map(|l| &*l.app).collect();
                 apps.sort_unstable();
                 if apps.windows(2).any(|w| w[0] == w[1]) {
                     return Err(format!("authenticator {id} is linked twice to one app"));
                 }
             }
             Scope::AppUser | Scope::DeviceUser => {
-                if !self.links.is_empty() {
+                if !self.links().is_empty() {
                     return Err(format!(
                         "authenticator {id} ({}) has global app links",
                         self.kind
@@ -418,13 +672,13 @@ impl Record {
                     return Err(format!("authenticator {id} has two instances in one app"));
                 }
                 if scope == Scope::DeviceUser
-                    && (self.instances.len() != 1 || self.device.is_none())
+                    && (self.instances.len() != 1 || self.device().is_none())
                 {
                     return Err(format!(
                         "device-user authenticator {id} must have one device and one app"
                     ));
                 }
-                if scope == Scope::AppUser && self.device.is_some() {
+                if scope == Scope::AppUser && self.device().is_some() {
                     return Err(format!("app-user authenticator {id} has a device"));
                 }
             }
@@ -437,7 +691,11 @@ impl Record {
                     st.marks.len()
                 ));
             }
-            if st.reservations.iter().any(|r| r.id >= st.next_reservation) {
+            if st
+                .reservations()
+                .iter()
+                .any(|r| r.id >= st.next_reservation())
+            {
                 return Err(format!(
                     "authenticator {id} has a reservation numbered beyond its counter"
                 ));
@@ -452,5 +710,19 @@ impl Record {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use super::*;
+
+    /// The hot parts of a record stay small: the memory target (256 bytes
+    /// per authenticator at 1M, index included) depends on these sizes.
+    #[test]
+    fn records_stay_compact() {
+        assert_eq!(std::mem::size_of::<LockState>(), 32);
+        assert_eq!(std::mem::size_of::<Instance>(), 72);
+        assert_eq!(std::mem::size_of::<Record>(), 144);
     }
 }

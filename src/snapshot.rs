@@ -12,11 +12,13 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, Identifier, Shard, UserEntry, Users, shard_index};
+use smallvec::SmallVec;
+
+use crate::engine::{Engine, IdSet, Identifier, Shard, UserEntry, Users, shard_index};
 use crate::error::{Error, Result, check_name};
 use crate::ids::{AuthenticatorId, UserId};
 use crate::record::Record;
-use crate::types::Scope;
+use crate::types::{AuthenticatorType, Scope};
 
 /// The `format` tag of a snapshot.
 pub const SNAPSHOT_FORMAT: &str = "authlock-snapshot";
@@ -171,12 +173,12 @@ impl Engine {
         deleted.sort_unstable();
         let mut user_list: Vec<UserSnapshot> = users
             .map
-            .iter()
-            .map(|(id, e)| UserSnapshot {
-                id: id.to_string(),
-                suspended: e.suspended,
-                identifiers: e.identifiers.clone(),
-                authenticators: e.authenticators.clone(),
+            .values()
+            .map(|e| UserSnapshot {
+                id: e.id.to_string(),
+                suspended: e.suspended(),
+                identifiers: e.identifiers().to_vec(),
+                authenticators: e.authenticators.to_vec(),
             })
             .collect();
         user_list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -215,11 +217,11 @@ impl Engine {
         deleted.sort_unstable();
         let mut user_list: Vec<UserRef<'_>> = users
             .map
-            .iter()
-            .map(|(id, e)| UserRef {
-                id,
-                suspended: e.suspended,
-                identifiers: &e.identifiers,
+            .values()
+            .map(|e| UserRef {
+                id: &e.id,
+                suspended: e.suspended(),
+                identifiers: e.identifiers(),
                 authenticators: &e.authenticators,
             })
             .collect();
@@ -250,6 +252,7 @@ impl Engine {
     pub(crate) fn adopt_state(&self, other: &Engine) {
         let mut u = self.users.write();
         *u = std::mem::take(&mut *other.users.write());
+        self.apps.write().extend(other.apps.read().iter().cloned());
         for (mine, theirs) in self.shards.iter().zip(other.shards.iter()) {
             *mine.write() = std::mem::take(&mut *theirs.write());
         }
@@ -297,7 +300,7 @@ impl Engine {
             rec.check_invariants().map_err(Error::Snapshot)?;
             let id = rec.id;
             record_ids.push((id, rec.user.clone()));
-            if shards[index(&id)].records.insert(id, rec).is_some() {
+            if shards[index(&id)].records.insert(rec).is_some() {
                 return bad(format!("authenticator {id} appears twice"));
             }
         }
@@ -311,14 +314,19 @@ impl Engine {
             }
         }
         let mut users = Users::default();
-        let mut listed: HashSet<AuthenticatorId> = HashSet::new();
+        users.map.reserve(snap_users.len());
+        let mut listed = IdSet::default();
+        listed.reserve(record_ids.len());
         for u in snap_users {
             check_name("user", &u.id).map_err(|e| Error::Snapshot(e.to_string()))?;
             let uid = UserId::from(u.id.as_str());
             if users.map.contains_key(&uid) {
                 return bad(format!("user `{}` appears twice", u.id));
             }
-            let mut slots: HashMap<String, AuthenticatorId> = HashMap::new();
+            // Where each authenticator sits (type, device, app or
+            // identifier): two in one place is a corrupt snapshot.
+            let mut slots: HashMap<(AuthenticatorType, &str, &str), AuthenticatorId> =
+                HashMap::new();
             for id in &u.authenticators {
                 let Some(rec) = shards[index(id)].records.get(id) else {
                     return bad(format!(
@@ -345,19 +353,17 @@ impl Engine {
                         u.suspended
                     ));
                 }
+                if u.authenticators.len() == 1 {
+                    continue;
+                }
                 let key = match rec.kind.scope() {
-                    Scope::AppUser => format!("{}", rec.kind),
-                    Scope::DeviceUser => format!(
-                        "{}|{}|{}",
+                    Scope::AppUser => (rec.kind, "", ""),
+                    Scope::DeviceUser => (
                         rec.kind,
-                        rec.device.as_deref().unwrap_or_default(),
-                        rec.instances[0].app.as_deref().unwrap_or_default()
+                        rec.device().map(|d| &**d).unwrap_or_default(),
+                        rec.instances[0].app.as_deref().unwrap_or_default(),
                     ),
-                    Scope::GlobalUser => format!(
-                        "{}|{}",
-                        rec.kind,
-                        rec.identifier.as_deref().unwrap_or_default()
-                    ),
+                    Scope::GlobalUser => (rec.kind, rec.identifier().unwrap_or_default(), ""),
                 };
                 if let Some(other) = slots.insert(key, *id) {
                     return bad(format!(
@@ -380,25 +386,36 @@ impl Engine {
                     .or_default()
                     .push(uid.clone());
             }
-            users.map.insert(
-                uid,
-                UserEntry {
-                    authenticators: u.authenticators,
-                    suspended: u.suspended,
-                    identifiers: u.identifiers,
-                },
-            );
+            let mut entry = UserEntry::new(uid);
+            entry.authenticators = SmallVec::from_vec(u.authenticators);
+            entry.set_suspended(u.suspended);
+            if !u.identifiers.is_empty() {
+                *entry.identifiers_mut() = u.identifiers;
+            }
+            users.map.insert(entry);
         }
         if let Some((id, user)) = record_ids.iter().find(|(id, _)| !listed.contains(id)) {
             return bad(format!(
                 "authenticator {id} is not listed under its user `{user}`"
             ));
         }
-        // Share one allocation per user ID between the index and the records.
+        // Share one allocation per user ID between the index and the
+        // records, and one per app ID among the records.
+        let mut apps = self.apps.write();
         for s in &mut shards {
             for rec in s.records.values_mut() {
-                if let Some((k, _)) = users.map.get_key_value(&*rec.user) {
-                    rec.user = k.clone();
+                if let Some(e) = users.map.get(&rec.user) {
+                    rec.user = e.id.clone();
+                }
+                for inst in &mut rec.instances {
+                    if let Some(app) = &mut inst.app {
+                        match apps.get(&**app) {
+                            Some(shared) => *app = shared.clone(),
+                            None => {
+                                apps.insert(app.clone());
+                            }
+                        }
+                    }
                 }
             }
         }

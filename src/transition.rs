@@ -366,19 +366,13 @@ pub fn new_record(
         },
     };
     let status = inst.stored_status();
-    let rec = Record {
-        id,
-        user: user.clone(),
-        kind,
-        device: device.clone(),
-        identifier: identifier.clone(),
-        public_key: public_key.clone(),
-        registered_at: ctx.now,
-        version: 1,
-        instances: vec![inst],
-        links: Vec::new(),
-        last_use: None,
-    };
+    let mut rec = Record::new(id, user.clone(), kind, ctx.now, inst);
+    if device.is_some() || identifier.is_some() || public_key.is_some() {
+        let d = rec.details_mut();
+        d.device = device.clone();
+        d.identifier = identifier.clone();
+        d.public_key = public_key.clone();
+    }
     let ev = EventCtx {
         ctx,
         user: &user,
@@ -515,7 +509,7 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
             if let Command::Commit { reservation, .. } = &cmd
                 && !rec.instances[slot]
                     .state
-                    .reservations
+                    .reservations()
                     .iter()
                     .any(|r| r.id == *reservation)
             {
@@ -601,19 +595,20 @@ fn link_app(rec: &mut Record, ctx: &Ctx<'_>, success: bool) {
     if rec.kind.scope() != Scope::GlobalUser {
         return;
     }
-    let pos = match rec.links.iter().position(|l| l.app == *ctx.app) {
+    let links = &mut rec.details_mut().links;
+    let pos = match links.iter().position(|l| l.app == *ctx.app) {
         Some(p) => p,
         None => {
-            rec.links.push(AppLink {
+            links.push(AppLink {
                 app: ctx.app.clone(),
                 linked_at: ctx.now,
                 last_success: None,
             });
-            rec.links.len() - 1
+            links.len() - 1
         }
     };
     if success {
-        rec.links[pos].last_success = Some(ctx.now);
+        links[pos].last_success = Some(ctx.now);
     }
 }
 
@@ -622,11 +617,12 @@ fn succeed(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, device: Option<DeviceId
     st.marks.clear();
     st.temporary_lockouts = 0;
     rec.instances[slot].last_success = Some(ctx.now);
-    rec.last_use = Some(Box::new(LastUse {
+    let device = device.or_else(|| rec.device().cloned());
+    rec.details_mut().last_use = Some(LastUse {
         at: ctx.now,
         app: ctx.app.clone(),
-        device: device.or_else(|| rec.device.clone()),
-    }));
+        device,
+    });
     link_app(rec, ctx, true);
 }
 
@@ -784,19 +780,19 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
                 return;
             }
             let policy = policy.expect("validated: lockout types have a policy");
-            let st = &mut rec.instances[slot].state;
-            let id = st.next_reservation;
-            st.next_reservation += 1;
+            let book = rec.instances[slot].state.reservations_mut();
+            let id = book.next;
+            book.next += 1;
             let (counted, lock) =
                 count_failure(rec, slot, ctx, policy, fingerprint.as_ref(), Some(id));
-            let st = &mut rec.instances[slot].state;
-            st.reservations.push(Reservation {
+            let open = &mut rec.instances[slot].state.reservations_mut().open;
+            open.push(Reservation {
                 id,
                 at: now,
                 counted,
             });
-            if st.reservations.len() > MAX_OUTSTANDING_RESERVATIONS {
-                st.reservations.remove(0);
+            if open.len() > MAX_OUTSTANDING_RESERVATIONS {
+                open.remove(0);
             }
             link_app(rec, ctx, false);
             out.events.push(event!(
@@ -833,7 +829,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             device,
         } => {
             let st = &mut rec.instances[slot].state;
-            st.reservations.retain(|r| r.id != reservation);
+            st.reservations_mut().open.retain(|r| r.id != reservation);
             let mut mid = before;
             if success {
                 // Refund: the secret was right, so the reserved failure was not one.

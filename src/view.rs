@@ -133,7 +133,7 @@ fn detail(
 pub(crate) fn view_of(engine: &Engine, rec: &Record, now: Timestamp) -> AuthenticatorView {
     let apps: Vec<AppDetail> = match rec.kind.scope() {
         Scope::GlobalUser => rec
-            .links
+            .links()
             .iter()
             .map(|l| {
                 detail(
@@ -177,15 +177,14 @@ pub(crate) fn view_of(engine: &Engine, rec: &Record, now: Timestamp) -> Authenti
         multiple_apps: apps.len() > 1,
         apps,
         registered_at: rec.registered_at,
-        last_login: rec.last_use.as_ref().map(|u| u.at),
-        last_app: rec.last_use.as_ref().map(|u| u.app.to_string()),
+        last_login: rec.last_use().map(|u| u.at),
+        last_app: rec.last_use().map(|u| u.app.to_string()),
         last_device: rec
-            .last_use
-            .as_ref()
+            .last_use()
             .and_then(|u| u.device.as_deref().map(str::to_string)),
-        device: rec.device.as_deref().map(str::to_string),
-        identifier: rec.identifier.as_deref().map(str::to_string),
-        public_key: rec.public_key.as_deref().map(str::to_string),
+        device: rec.device().map(|d| d.to_string()),
+        identifier: rec.identifier().map(str::to_string),
+        public_key: rec.public_key().map(str::to_string),
     }
 }
 
