@@ -549,22 +549,54 @@ impl Engine {
     /// numbers, so a replay that regenerates them gets the same numbers
     /// whatever ran in between. A sink failure stops the engine.
     pub(crate) fn emit(&self, events: &mut [Event]) -> Result<()> {
-        if events.is_empty() {
+        let Some(base) = self.number(events) else {
             return Ok(());
+        };
+        let n = events.len();
+        self.sink
+            .append(events)
+            .map_err(|why| self.sink_failed(base, n, &why))
+    }
+
+    /// [`Engine::emit`] for events the caller does not need afterwards
+    /// unless one is a lock change (which the observer is told about): the
+    /// others are moved into the sink, leaving `events` empty.
+    fn emit_passing(&self, events: &mut Vec<Event>) -> Result<()> {
+        if events.iter().any(|e| e.action.is_lock_change()) {
+            return self.emit(events);
+        }
+        let Some(base) = self.number(events) else {
+            return Ok(());
+        };
+        let n = events.len();
+        self.sink
+            .append_owned(std::mem::take(events))
+            .map_err(|why| self.sink_failed(base, n, &why))
+    }
+
+    /// Numbers `events` consecutively; the number before the first, or
+    /// `None` if there are none.
+    fn number(&self, events: &mut [Event]) -> Option<u64> {
+        if events.is_empty() {
+            return None;
         }
         let base = self.seq.fetch_add(events.len() as u64, Ordering::SeqCst);
         for (i, e) in events.iter_mut().enumerate() {
             e.seq = base + 1 + i as u64;
         }
-        self.sink.append(events).map_err(|why| {
-            let message = format!(
-                "events {}..={} could not be stored ({why}); the engine refuses further calls: reopen it from its store",
-                base + 1,
-                base + events.len() as u64
-            );
-            let _ = self.failed.set(message.clone());
-            Error::Storage(message)
-        })
+        Some(base)
+    }
+
+    /// Stops the engine after a sink failure, and the error that says so.
+    #[cold]
+    fn sink_failed(&self, base: u64, n: usize, why: &str) -> Error {
+        let message = format!(
+            "events {}..={} could not be stored ({why}); the engine refuses further calls: reopen it from its store",
+            base + 1,
+            base + n as u64
+        );
+        let _ = self.failed.set(message.clone());
+        Error::Storage(message)
     }
 
     /// The shared copy of app ID `app`, added if new. Called where an app
@@ -643,6 +675,20 @@ impl Engine {
         now: Timestamp,
         cmd: Command,
     ) -> Result<Applied> {
+        self.mutate_keeping(id, app, actor, now, cmd, true)
+    }
+
+    /// [`Engine::mutate`]; with `keep` false the events come back only if
+    /// one is a lock change (the rest are moved into the sink).
+    fn mutate_keeping(
+        &self,
+        id: &AuthenticatorId,
+        app: &str,
+        actor: &Actor,
+        now: Timestamp,
+        cmd: Command,
+        keep: bool,
+    ) -> Result<Applied> {
         self.healthy()?;
         let mut guard = self.shard(id).write();
         let shard = &mut *guard;
@@ -662,7 +708,11 @@ impl Engine {
             shard.records.remove(id);
             shard.deleted.insert(*id);
         }
-        self.emit(&mut applied.events)?;
+        if keep {
+            self.emit(&mut applied.events)?;
+        } else {
+            self.emit_passing(&mut applied.events)?;
+        }
         Ok(applied)
     }
 
@@ -670,7 +720,7 @@ impl Engine {
     fn attempt(&self, id: &AuthenticatorId, app: &str, cmd: Command) -> Result<AttemptOutcome> {
         app_name(app)?;
         let now = self.clock.now();
-        let applied = self.mutate(id, app, &Actor::System, now, cmd)?;
+        let applied = self.mutate_keeping(id, app, &Actor::System, now, cmd, false)?;
         self.notify(&applied.events);
         Ok(applied
             .attempt
@@ -704,7 +754,8 @@ impl Engine {
                 return Ok(transition::evaluate(inst, policy, now));
             }
         }
-        let applied = self.mutate(id, app, &Actor::System, now, Command::Normalize)?;
+        let applied =
+            self.mutate_keeping(id, app, &Actor::System, now, Command::Normalize, false)?;
         self.notify(&applied.events);
         let shard = self.shard(id).read();
         match shard.records.get(id) {

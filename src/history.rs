@@ -259,6 +259,13 @@ pub trait EventSink: Send + Sync {
     /// engine then refuses every later call (fail-stop), because its memory
     /// now holds a change its sink does not.
     fn append(&self, events: &[Event]) -> Result<(), String>;
+    /// [`EventSink::append`] for events the engine no longer needs: the
+    /// same contract, but by value, so that a sink that keeps events (such
+    /// as [`MemoryHistory`]) moves them rather than copying them. The
+    /// default copies through `append`.
+    fn append_owned(&self, events: Vec<Event>) -> Result<(), String> {
+        self.append(&events)
+    }
     /// Every stored event, in sequence order (empty for a sink that does not
     /// keep events).
     fn events(&self) -> Vec<Event>;
@@ -333,6 +340,17 @@ impl MemoryHistory {
     }
 }
 
+impl MemoryHistory {
+    /// Drops the oldest events beyond the limit.
+    fn trim(&self, events: &mut VecDeque<Event>) {
+        if let Some(limit) = self.limit {
+            while events.len() > limit {
+                events.pop_front();
+            }
+        }
+    }
+}
+
 impl EventSink for MemoryHistory {
     fn append(&self, batch: &[Event]) -> Result<(), String> {
         let Some(first) = batch.first() else {
@@ -352,11 +370,27 @@ impl EventSink for MemoryHistory {
                 events.insert(pos + i, e.clone());
             }
         }
-        if let Some(limit) = self.limit {
-            while events.len() > limit {
-                events.pop_front();
+        self.trim(&mut events);
+        Ok(())
+    }
+
+    fn append_owned(&self, batch: Vec<Event>) -> Result<(), String> {
+        let Some(first) = batch.first() else {
+            return Ok(());
+        };
+        let mut events = self.events.write();
+        let pos = events
+            .iter()
+            .rposition(|e| e.seq < first.seq)
+            .map_or(0, |p| p + 1);
+        if pos == events.len() {
+            events.extend(batch);
+        } else {
+            for (i, e) in batch.into_iter().enumerate() {
+                events.insert(pos + i, e);
             }
         }
+        self.trim(&mut events);
         Ok(())
     }
 

@@ -512,8 +512,9 @@ impl Drop for JournalSink {
     }
 }
 
-impl EventSink for JournalSink {
-    fn append(&self, events: &[Event]) -> std::result::Result<(), String> {
+impl JournalSink {
+    /// Writes (and, as the durability says, syncs) one journal record.
+    fn write_journal(&self, events: &[Event]) -> std::result::Result<(), String> {
         if events.is_empty() {
             return Ok(());
         }
@@ -549,7 +550,19 @@ impl EventSink for JournalSink {
                 w.unsynced = 0;
             }
         }
+        Ok(())
+    }
+}
+
+impl EventSink for JournalSink {
+    fn append(&self, events: &[Event]) -> std::result::Result<(), String> {
+        self.write_journal(events)?;
         self.memory.append(events)
+    }
+
+    fn append_owned(&self, events: Vec<Event>) -> std::result::Result<(), String> {
+        self.write_journal(&events)?;
+        self.memory.append_owned(events)
     }
 
     fn events(&self) -> Vec<Event> {
