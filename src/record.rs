@@ -658,15 +658,14 @@ impl Record {
                         self.kind
                     ));
                 }
-                let mut apps = Vec::new();
-                for inst in &self.instances {
-                    match &inst.app {
-                        Some(a) => apps.push(&**a),
-                        None => {
-                            return Err(format!("authenticator {id} has an instance with no app"));
-                        }
-                    }
+                if self.instances.iter().any(|i| i.app.is_none()) {
+                    return Err(format!("authenticator {id} has an instance with no app"));
                 }
+                let mut apps: SmallVec<[&str; 4]> = self
+                    .instances
+                    .iter()
+                    .filter_map(|i| i.app.as_deref())
+                    .collect();
                 apps.sort_unstable();
                 if apps.windows(2).any(|w| w[0] == w[1]) {
                     return Err(format!("authenticator {id} has two instances in one app"));

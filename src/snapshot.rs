@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 
 use crate::engine::{Engine, IdSet, Identifier, Shard, UserEntry, Users, shard_index};
 use crate::error::{Error, Result, check_name};
-use crate::ids::{AuthenticatorId, UserId};
+use crate::ids::{AppId, AuthenticatorId, UserId};
 use crate::record::Record;
 use crate::types::{AuthenticatorType, Scope};
 
@@ -295,11 +295,29 @@ impl Engine {
             deleted: snap_deleted,
             ..
         } = snap;
-        let mut record_ids = Vec::with_capacity(snap_records.len());
-        for rec in snap_records {
+        let record_count = snap_records.len();
+        // One shared copy per app ID (consecutive records mostly share
+        // their app, so the last one is tried first).
+        let mut apps: HashSet<AppId> = HashSet::new();
+        let mut last_app: Option<AppId> = None;
+        for mut rec in snap_records {
             rec.check_invariants().map_err(Error::Snapshot)?;
+            for inst in &mut rec.instances {
+                if let Some(app) = &mut inst.app {
+                    if let Some(last) = last_app.as_ref().filter(|l| **l == *app) {
+                        *app = last.clone();
+                    } else {
+                        match apps.get(&**app) {
+                            Some(shared) => *app = shared.clone(),
+                            None => {
+                                apps.insert(app.clone());
+                            }
+                        }
+                        last_app = Some(app.clone());
+                    }
+                }
+            }
             let id = rec.id;
-            record_ids.push((id, rec.user.clone()));
             if shards[index(&id)].records.insert(rec).is_some() {
                 return bad(format!("authenticator {id} appears twice"));
             }
@@ -315,8 +333,10 @@ impl Engine {
         }
         let mut users = Users::default();
         users.map.reserve(snap_users.len());
-        let mut listed = IdSet::default();
-        listed.reserve(record_ids.len());
+        // Each listed ID must be a live record of the listing user and
+        // appear once in that user's list; users are distinct, so the lists
+        // are disjoint, and equal counts mean every record is listed.
+        let mut listed = 0usize;
         for u in snap_users {
             check_name("user", &u.id).map_err(|e| Error::Snapshot(e.to_string()))?;
             let uid = UserId::from(u.id.as_str());
@@ -328,7 +348,7 @@ impl Engine {
             let mut slots: HashMap<(AuthenticatorType, &str, &str), AuthenticatorId> =
                 HashMap::new();
             for id in &u.authenticators {
-                let Some(rec) = shards[index(id)].records.get(id) else {
+                let Some(rec) = shards[index(id)].records.get_mut(id) else {
                     return bad(format!(
                         "user `{}` lists authenticator {id}, which is not a live record",
                         u.id
@@ -340,9 +360,21 @@ impl Engine {
                         u.id, rec.user
                     ));
                 }
-                if !listed.insert(*id) {
+                // Share one allocation per user ID between the index and
+                // the records.
+                rec.user = uid.clone();
+            }
+            for id in &u.authenticators {
+                let rec = shards[index(id)]
+                    .records
+                    .get(id)
+                    .expect("checked in the loop above");
+                if u.authenticators.len() > 1
+                    && u.authenticators.iter().filter(|a| *a == id).count() > 1
+                {
                     return bad(format!("authenticator {id} is listed twice"));
                 }
+                listed += 1;
                 if rec
                     .instances
                     .iter()
@@ -394,31 +426,24 @@ impl Engine {
             }
             users.map.insert(entry);
         }
-        if let Some((id, user)) = record_ids.iter().find(|(id, _)| !listed.contains(id)) {
-            return bad(format!(
-                "authenticator {id} is not listed under its user `{user}`"
-            ));
-        }
-        // Share one allocation per user ID between the index and the
-        // records, and one per app ID among the records.
-        let mut apps = self.apps.write();
-        for s in &mut shards {
-            for rec in s.records.values_mut() {
-                if let Some(e) = users.map.get(&rec.user) {
-                    rec.user = e.id.clone();
-                }
-                for inst in &mut rec.instances {
-                    if let Some(app) = &mut inst.app {
-                        match apps.get(&**app) {
-                            Some(shared) => *app = shared.clone(),
-                            None => {
-                                apps.insert(app.clone());
-                            }
-                        }
-                    }
-                }
+        if listed != record_count {
+            let all: IdSet = users
+                .map
+                .values()
+                .flat_map(|e| e.authenticators.iter().copied())
+                .collect();
+            if let Some(rec) = shards
+                .iter()
+                .flat_map(|s| s.records.values())
+                .find(|r| !all.contains(&r.id))
+            {
+                return bad(format!(
+                    "authenticator {} is not listed under its user `{}`",
+                    rec.id, rec.user
+                ));
             }
         }
+        self.apps.write().extend(apps);
         Ok((users, shards))
     }
 }

@@ -121,11 +121,6 @@ impl<V, S> Table<V, S> {
     pub(crate) fn values(&self) -> std::slice::Iter<'_, V> {
         self.items.iter()
     }
-
-    /// The entries, to change (never their keys).
-    pub(crate) fn values_mut(&mut self) -> std::slice::IterMut<'_, V> {
-        self.items.iter_mut()
-    }
 }
 
 #[cfg(test)]

@@ -213,6 +213,26 @@ fn corrupt_or_foreign_snapshots_are_refused_and_change_nothing() {
     let mut dup: serde_json::Value = serde_json::from_str(&good).unwrap();
     let first = dup["records"][0].clone();
     dup["records"].as_array_mut().unwrap().push(first);
+    // A user lists one of its authenticators twice.
+    let mut twice: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let listed = twice["users"][0]["authenticators"][0].clone();
+    twice["users"][0]["authenticators"]
+        .as_array_mut()
+        .unwrap()
+        .push(listed);
+    // A user lists another user's authenticator (and its owner lists it too).
+    let mut stolen: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let theirs = stolen["users"][1]["authenticators"][0].clone();
+    stolen["users"][0]["authenticators"]
+        .as_array_mut()
+        .unwrap()
+        .push(theirs);
+    // A user lists an ID that is no live record.
+    let mut ghost: serde_json::Value = serde_json::from_str(&good).unwrap();
+    ghost["users"][0]["authenticators"]
+        .as_array_mut()
+        .unwrap()
+        .push("0123456789abcdef0123456789abcdef".into());
     let mut bad_scope: serde_json::Value = serde_json::from_str(&good).unwrap();
     for r in bad_scope["records"].as_array_mut().unwrap() {
         if r["kind"] == "pin" {
@@ -227,6 +247,9 @@ fn corrupt_or_foreign_snapshots_are_refused_and_change_nothing() {
         (&wrong_tenant.to_string(), "tenant `other`"),
         (&orphan.to_string(), "not listed under its user"),
         (&dup.to_string(), "appears twice"),
+        (&twice.to_string(), "listed twice"),
+        (&stolen.to_string(), "which belongs to"),
+        (&ghost.to_string(), "which is not a live record"),
         (&bad_scope.to_string(), "one device and one app"),
         (
             &good.replacen("\"kind\":\"password\"", "\"kind\":7", 1),
