@@ -28,7 +28,7 @@ use crate::history::{Action, Actor, Event, EventSink, MemoryHistory, UserHistory
 use crate::ids::{AppId, AuthenticatorId, DeviceId, IdGenerator, RandomIds, UserId};
 use crate::policy::PolicyDocument;
 use crate::record::{Fingerprint, Record};
-use crate::table::{Keyed, Table};
+use crate::table::{Keyed, SlotTable, Table};
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::transition::{self, Applied, AttemptOutcome, Command, Ctx, Decision};
 use crate::types::{AuthenticatorType, Operation, RegistrationMode, Scope};
@@ -72,8 +72,21 @@ impl Keyed for Record {
     }
 }
 
-/// One shard's records: dense, with a hash index of their positions.
-pub(crate) type RecordTable = Table<Record, BuildHasherDefault<IdHasher>>;
+/// One shard's records: dense, with an index of 32-bit slots (a lookup
+/// reads one slot, then the record).
+pub(crate) type RecordTable = SlotTable<Record, BuildHasherDefault<IdHasher>>;
+
+/// The most authenticators one engine holds: 64 shards of at most
+/// [`SlotTable::MAX_LEN`] each (about a billion; memory runs out first).
+pub(crate) fn shard_full(id: &AuthenticatorId) -> Error {
+    Error::InvalidArgument {
+        what: "registration",
+        why: format!(
+            "the shard of authenticator {id} holds {} authenticators, the most one shard can index",
+            RecordTable::MAX_LEN
+        ),
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Shard {
@@ -1320,6 +1333,9 @@ impl Engine {
         let mut events = leading;
         {
             let mut shard = self.shard(&id).write();
+            if shard.records.is_full() {
+                return Err(shard_full(&id));
+            }
             shard.records.insert(rec);
             self.emit(&mut events)?;
         }

@@ -296,6 +296,10 @@ impl Engine {
             ..
         } = snap;
         let record_count = snap_records.len();
+        let per_shard = record_count / shards.len() + record_count / (4 * shards.len()) + 1;
+        for s in &mut shards {
+            s.records.reserve(per_shard);
+        }
         // One shared copy per app ID (consecutive records mostly share
         // their app, so the last one is tried first).
         let mut apps: HashSet<AppId> = HashSet::new();
@@ -318,6 +322,9 @@ impl Engine {
                 }
             }
             let id = rec.id;
+            if shards[index(&id)].records.is_full() {
+                return Err(crate::engine::shard_full(&id));
+            }
             if shards[index(&id)].records.insert(rec).is_some() {
                 return bad(format!("authenticator {id} appears twice"));
             }
