@@ -63,7 +63,7 @@ impl AuthenticatorId {
 
 impl fmt::Display for AuthenticatorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.as_u128())
+        f.pad(std::str::from_utf8(&self.hex()).unwrap_or_default())
     }
 }
 
@@ -98,9 +98,24 @@ impl FromStr for AuthenticatorId {
     }
 }
 
+impl AuthenticatorId {
+    /// The 32 lowercase hex digits, without going through `fmt`.
+    fn hex(self) -> [u8; 32] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let bits = self.as_u128();
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = DIGITS[((bits >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        out
+    }
+}
+
 impl Serialize for AuthenticatorId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let hex = self.hex();
+        // Hex digits are ASCII.
+        s.serialize_str(std::str::from_utf8(&hex).unwrap_or_default())
     }
 }
 

@@ -322,12 +322,23 @@ impl EventCtx<'_> {
         before: Option<Status>,
         after: Option<Status>,
     ) -> Event {
+        self.event_owned(actor.clone(), action, reason, before, after)
+    }
+
+    fn event_owned(
+        &self,
+        actor: Actor,
+        action: Action,
+        reason: Option<Arc<str>>,
+        before: Option<Status>,
+        after: Option<Status>,
+    ) -> Event {
         Event {
             seq: 0,
             time: self.ctx.now,
             tenant: self.ctx.tenant.clone(),
             app: self.app.clone(),
-            actor: actor.clone(),
+            actor,
             user: self.user.clone(),
             authenticator: Some(self.id),
             action,
@@ -433,8 +444,8 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
                     id: rec.id,
                     app: rec.instances[i].app.clone(),
                 };
-                out.events.push(ec.event(
-                    ctx.actor,
+                out.events.push(ec.event_owned(
+                    ctx.actor.clone(),
                     action.clone(),
                     reason.clone(),
                     Some(before),
@@ -474,8 +485,8 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
                 id: rec.id,
                 app: Some(ctx.app.clone()),
             };
-            out.events.push(ec.event(
-                ctx.actor,
+            out.events.push(ec.event_owned(
+                ctx.actor.clone(),
                 Action::Registered {
                     kind: rec.kind,
                     device: None,
@@ -687,9 +698,15 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
         .or_else(|| Some(ctx.app.clone()));
     let before = rec.instances[slot].stored_status();
     let policy = ctx.policy;
-    let user_actor = Actor::User {
-        id: rec.user.clone(),
-    };
+    // The user as actor, built where an event needs it (one reference
+    // count, moved into the event).
+    macro_rules! user_actor {
+        () => {
+            Actor::User {
+                id: rec.user.clone(),
+            }
+        };
+    }
     let decision_now = |rec: &Record| evaluate(&rec.instances[slot], policy, now);
     let failures_now = |rec: &Record| counted_failures(&rec.instances[slot].state, policy, now);
     let status = |rec: &Record| rec.instances[slot].stored_status();
@@ -702,7 +719,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
                 id: rec.id,
                 app: ev_app.clone(),
             };
-            ec.event($actor, $action, $reason, $b, $a)
+            ec.event_owned($actor, $action, $reason, $b, $a)
         }};
     }
     let refused = |rec: &Record, decision: Decision| AttemptOutcome {
@@ -724,7 +741,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             let (counted, lock) = count_failure(rec, slot, ctx, policy, fingerprint.as_ref(), None);
             link_app(rec, ctx, false);
             out.events.push(event!(
-                &user_actor,
+                user_actor!(),
                 Action::Failure {
                     fingerprint,
                     counted
@@ -735,7 +752,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             ));
             if let Some((action, after)) = lock {
                 out.events.push(event!(
-                    &Actor::System,
+                    Actor::System,
                     action,
                     None,
                     Some(before),
@@ -759,7 +776,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             succeed(rec, slot, ctx, device.clone());
             let after = status(rec);
             out.events.push(event!(
-                &user_actor,
+                user_actor!(),
                 Action::Success { device },
                 None,
                 Some(before),
@@ -796,7 +813,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             }
             link_app(rec, ctx, false);
             out.events.push(event!(
-                &user_actor,
+                user_actor!(),
                 Action::Reserved {
                     reservation: id,
                     fingerprint,
@@ -808,7 +825,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             ));
             if let Some((action, after)) = lock {
                 out.events.push(event!(
-                    &Actor::System,
+                    Actor::System,
                     action,
                     None,
                     Some(before),
@@ -843,7 +860,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
                     }
                     mid = status(rec);
                     out.events.push(event!(
-                        &Actor::System,
+                        Actor::System,
                         Action::LockRefunded,
                         None,
                         Some(before),
@@ -860,7 +877,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             }
             let after = status(rec);
             out.events.push(event!(
-                &user_actor,
+                user_actor!(),
                 Action::Committed {
                     reservation,
                     success,
@@ -896,7 +913,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             }));
             let after = status(rec);
             out.events.push(event!(
-                ctx.actor,
+                ctx.actor.clone(),
                 Action::Locked {
                     lock: LockKind::Manual,
                     until: None
@@ -916,7 +933,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             st.temporary_lockouts = 0;
             let after = status(rec);
             out.events.push(event!(
-                ctx.actor,
+                ctx.actor.clone(),
                 Action::Unlocked { cleared_lock },
                 reason,
                 Some(before),
@@ -931,7 +948,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             st.deactivated = true;
             let after = status(rec);
             out.events.push(event!(
-                ctx.actor,
+                ctx.actor.clone(),
                 Action::Deactivated,
                 reason,
                 Some(before),
@@ -946,7 +963,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             st.deactivated = false;
             let after = status(rec);
             out.events.push(event!(
-                ctx.actor,
+                ctx.actor.clone(),
                 Action::Reactivated,
                 reason,
                 Some(before),
@@ -955,7 +972,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
         }
         Command::Delete { reason } => {
             out.events.push(event!(
-                ctx.actor,
+                ctx.actor.clone(),
                 Action::Deleted { replaced_by: None },
                 reason,
                 Some(before),
