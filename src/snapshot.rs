@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use smallvec::SmallVec;
 
@@ -119,17 +120,84 @@ impl Snapshot {
 
     /// Reads a snapshot from JSON (not yet checked: see [`Engine::restore`]).
     pub fn from_json(text: &str) -> Result<Snapshot> {
-        // Read the envelope first, so a wrong format or version is named as
-        // such rather than as a missing field.
+        // One pass reads the envelope and finds each user and record, so a
+        // wrong format or version is named as such rather than as a
+        // missing field; the users and records are then read on two
+        // threads.
         #[derive(Deserialize)]
-        struct Head {
+        #[serde(deny_unknown_fields)]
+        struct Raw<'a> {
             format: Option<String>,
             version: Option<u32>,
+            tenant: Option<String>,
+            last_seq: Option<u64>,
+            #[serde(borrow)]
+            users: Option<Vec<&'a RawValue>>,
+            #[serde(borrow)]
+            records: Option<Vec<&'a RawValue>>,
+            deleted: Option<Vec<AuthenticatorId>>,
         }
-        let head: Head = serde_json::from_str(text)
-            .map_err(|e| Error::Snapshot(format!("not a JSON snapshot: {e}")))?;
-        check_head(head.format.as_deref(), head.version)?;
-        serde_json::from_str(text).map_err(|e| Error::Snapshot(format!("corrupt snapshot: {e}")))
+        let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| {
+            Error::Snapshot(if !e.is_data() {
+                format!("not a JSON snapshot: {e}")
+            } else {
+                format!("corrupt snapshot: {e}")
+            })
+        })?;
+        check_head(raw.format.as_deref(), raw.version)?;
+        let missing =
+            |field: &str| Error::Snapshot(format!("corrupt snapshot: missing field `{field}`"));
+        let tenant = raw.tenant.ok_or_else(|| missing("tenant"))?;
+        let last_seq = raw.last_seq.ok_or_else(|| missing("last_seq"))?;
+        let users = raw.users.ok_or_else(|| missing("users"))?;
+        let records = raw.records.ok_or_else(|| missing("records"))?;
+        let deleted = raw.deleted.ok_or_else(|| missing("deleted"))?;
+        fn read_all<T: for<'de> Deserialize<'de>>(
+            what: &str,
+            offset: usize,
+            raws: &[&RawValue],
+        ) -> Result<Vec<T>> {
+            raws.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    serde_json::from_str(r.get()).map_err(|e| {
+                        Error::Snapshot(format!("corrupt snapshot: {what} {}: {e}", offset + i))
+                    })
+                })
+                .collect()
+        }
+        let (u_mid, r_mid) = (users.len() / 2, records.len() / 2);
+        let ((users_a, records_a), (users_b, records_b)) = std::thread::scope(|s| {
+            let other = s.spawn(|| {
+                (
+                    read_all::<UserSnapshot>("user", 0, &users[..u_mid]),
+                    read_all::<Record>("record", 0, &records[..r_mid]),
+                )
+            });
+            let mine = (
+                read_all::<UserSnapshot>("user", u_mid, &users[u_mid..]),
+                read_all::<Record>("record", r_mid, &records[r_mid..]),
+            );
+            // Parsing does not panic; if it did, the error says so.
+            let theirs = other.join().unwrap_or_else(|_| {
+                let why = || Error::Snapshot("corrupt snapshot: a parser failed".into());
+                (Err(why()), Err(why()))
+            });
+            (theirs, mine)
+        });
+        let mut users = users_a?;
+        users.extend(users_b?);
+        let mut records = records_a?;
+        records.extend(records_b?);
+        Ok(Snapshot {
+            format: SNAPSHOT_FORMAT.into(),
+            version: SNAPSHOT_VERSION,
+            tenant,
+            last_seq,
+            users,
+            records,
+            deleted,
+        })
     }
 }
 
