@@ -1,5 +1,7 @@
 //! `check` through the C ABI beside the same call from Rust, on one hot
-//! authenticator. `cargo bench --bench ffi`; figures in docs/PERFORMANCE.md.
+//! authenticator: with the ID as text (`authlock_engine_check`) and as a
+//! 16-byte `authlock_id` (`authlock_engine_check_id`). `cargo bench --bench
+//! ffi`; figures in docs/PERFORMANCE.md.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -35,18 +37,25 @@ fn engine_with_one() -> (Engine, AuthenticatorId) {
 
 /// `check` on one hot authenticator of one engine, called from Rust and
 /// through the C ABI the way a C caller reaches it: an indirect call through
-/// a function pointer the compiler cannot see through, with the ID and app
-/// as NUL-terminated strings prepared once.
+/// a function pointer the compiler cannot see through, with the app as a
+/// NUL-terminated string and the ID as one (`c_abi`) or as an `authlock_id`
+/// (`c_abi_id`), each prepared once.
 fn check_c_abi(c: &mut Criterion) {
     use authlock::capi::{
-        authlock_decision, authlock_engine, authlock_engine_check, authlock_reason,
-        authlock_status, authlock_verdict,
+        authlock_decision, authlock_engine, authlock_engine_check, authlock_engine_check_id,
+        authlock_id, authlock_reason, authlock_status, authlock_verdict,
     };
     use std::ffi::{CString, c_char};
 
     type CheckFn = extern "C" fn(
         *const authlock_engine,
         *const c_char,
+        *const c_char,
+        *mut authlock_decision,
+    ) -> authlock_status;
+    type CheckIdFn = extern "C" fn(
+        *const authlock_engine,
+        authlock_id,
         *const c_char,
         *mut authlock_decision,
     ) -> authlock_status;
@@ -82,6 +91,24 @@ fn check_c_abi(c: &mut Criterion) {
             let status = check(
                 black_box(&handle),
                 black_box(id_c.as_ptr()),
+                black_box(app_c.as_ptr()),
+                &mut decision,
+            );
+            (status == authlock_status::Ok, black_box(decision.verdict))
+        })
+    });
+
+    let check_id: CheckIdFn = black_box(authlock_engine_check_id);
+    let id_struct = authlock_id::from(id);
+    decision.verdict = authlock_verdict::Deleted;
+    let status = check_id(&handle, id_struct, app_c.as_ptr(), &mut decision);
+    assert_eq!(status, authlock_status::Ok);
+    assert_eq!(decision.verdict, authlock_verdict::Allowed);
+    g.bench_function("c_abi_id", |b| {
+        b.iter(|| {
+            let status = check_id(
+                black_box(&handle),
+                black_box(id_struct),
                 black_box(app_c.as_ptr()),
                 &mut decision,
             );

@@ -12,7 +12,9 @@
  *   AUTHLOCK_STATUS_PANIC.
  * - Strings are NUL-terminated UTF-8. Authenticator IDs are strings of 32
  *   lowercase hex digits; a function that produces an ID writes it, with its
- *   NUL, into a caller buffer of AUTHLOCK_ID_SIZE bytes.
+ *   NUL, into a caller buffer of AUTHLOCK_ID_SIZE bytes. The same ID as a
+ *   16-byte value is an authlock_id (authlock_id_parse, authlock_id_format);
+ *   the hot calls have _id forms that take it and skip the hex parsing.
  * - Time is int64_t milliseconds since the Unix epoch.
  *
  * Ownership
@@ -67,6 +69,11 @@
  * the terminating NUL.
  */
 #define AUTHLOCK_ID_SIZE 33
+
+/**
+ * Bytes in an `authlock_id`: the 128 bits of an authenticator ID.
+ */
+#define AUTHLOCK_ID_BYTES 16
 
 /**
  * The longest fingerprint of a wrong secret accepted, in bytes.
@@ -715,6 +722,26 @@ typedef struct {
 } authlock_outcome;
 
 /**
+ * An authenticator ID as 16 bytes: the binary form of the 32 hex digits,
+ * for the hot path, where it spares every call parsing the text.
+ *
+ * `bytes` holds the ID's 128 bits most significant byte first, so
+ * `bytes[0]` is the value of the first two hex digits and
+ * `bytes[15]` that of the last two. Every value of the 16 bytes is a
+ * well-formed ID (one no authenticator has is `AUTHLOCK_STATUS_NOT_FOUND`
+ * when used); two IDs are equal exactly when their bytes are
+ * (`memcmp`). Plain data, passed by value: nothing to free. Convert with
+ * `authlock_id_parse` (text to struct) and `authlock_id_format` (struct to
+ * text).
+ */
+typedef struct {
+  /**
+   * The ID's bits, big-endian.
+   */
+  uint8_t bytes[AUTHLOCK_ID_BYTES];
+} authlock_id;
+
+/**
  * A password (app-user, registered explicitly).
  */
 #define AUTHLOCK_TYPE_PASSWORD 0
@@ -1069,18 +1096,57 @@ authlock_status authlock_engine_record_first_use(const authlock_engine *engine,
                                                  authlock_outcome *out_outcome);
 
 /**
+ * Parses an authenticator ID from its text, 32 lowercase hex digits, into
+ * `*out_id`.
+ *
+ * Text that is not exactly 32 lowercase hex digits (upper case, too short
+ * or too long, other characters) is `AUTHLOCK_STATUS_INVALID_ID`. Parsing
+ * does not look the ID up: an ID no authenticator has parses. `text` is
+ * borrowed for the call. Parse an ID once (after `authlock_engine_register`,
+ * for example) and pass the struct to the `_id` calls of the hot path.
+ */
+authlock_status authlock_id_parse(const char *text,
+                                  authlock_id *out_id);
+
+/**
+ * Writes the text of `id` (32 lowercase hex digits and the terminating
+ * NUL) to `out_text`, a buffer of at least `AUTHLOCK_ID_SIZE` bytes: the
+ * form the string calls take and `authlock_engine_register` writes.
+ * `authlock_id_parse` of that text gives `id` back.
+ */
+authlock_status authlock_id_format(authlock_id id,
+                                   char *out_text);
+
+/**
  * May authenticator `id` be used in `app` now? Writes the decision to
  * `*out_decision`; allocates nothing.
  *
  * A deleted ID is a success with the verdict
  * `AUTHLOCK_VERDICT_DELETED`; an unknown ID is
  * `AUTHLOCK_STATUS_NOT_FOUND`; an app where it has no instance is
- * `AUTHLOCK_STATUS_WRONG_APP`.
+ * `AUTHLOCK_STATUS_WRONG_APP`. `authlock_engine_check_id` is the same call
+ * with the ID as an `authlock_id`, and faster.
  */
 authlock_status authlock_engine_check(const authlock_engine *engine,
                                       const char *id,
                                       const char *app,
                                       authlock_decision *out_decision);
+
+/**
+ * May authenticator `id` be used in `app` now? The fast path of
+ * `authlock_engine_check`: the same call, with the ID as an `authlock_id`,
+ * so no ID text is parsed. Writes the decision to `*out_decision`;
+ * allocates nothing.
+ *
+ * A deleted ID is a success with the verdict
+ * `AUTHLOCK_VERDICT_DELETED`; an unknown ID is
+ * `AUTHLOCK_STATUS_NOT_FOUND`; an app where it has no instance is
+ * `AUTHLOCK_STATUS_WRONG_APP`.
+ */
+authlock_status authlock_engine_check_id(const authlock_engine *engine,
+                                         authlock_id id,
+                                         const char *app,
+                                         authlock_decision *out_decision);
 
 /**
  * Counts a failed attempt of `id` in `app`. Writes the outcome to
@@ -1091,7 +1157,8 @@ authlock_status authlock_engine_check(const authlock_engine *engine,
  * `AUTHLOCK_FINGERPRINT_MAX_LEN` bytes, or NULL with `fingerprint_len` 0
  * for none; a repeated fingerprint is not counted twice. An attempt on a
  * locked, throttled or deactivated authenticator is refused
- * (`accepted` false) and counts nothing.
+ * (`accepted` false) and counts nothing. `authlock_engine_record_failure_id`
+ * is the same call with the ID as an `authlock_id`.
  */
 authlock_status authlock_engine_record_failure(const authlock_engine *engine,
                                                const char *id,
@@ -1102,17 +1169,54 @@ authlock_status authlock_engine_record_failure(const authlock_engine *engine,
                                                authlock_outcome *out_outcome);
 
 /**
+ * Counts a failed attempt of `id` in `app`: `authlock_engine_record_failure`
+ * with the ID as an `authlock_id`. Writes the outcome to `*out_outcome`;
+ * allocates nothing the caller must free.
+ *
+ * `device` may be NULL. `fingerprint` is the host's fingerprint of the
+ * wrong secret (an HMAC, never the secret), 1 to
+ * `AUTHLOCK_FINGERPRINT_MAX_LEN` bytes, or NULL with `fingerprint_len` 0
+ * for none; a repeated fingerprint is not counted twice. An attempt on a
+ * locked, throttled or deactivated authenticator is refused
+ * (`accepted` false) and counts nothing.
+ */
+authlock_status authlock_engine_record_failure_id(const authlock_engine *engine,
+                                                  authlock_id id,
+                                                  const char *app,
+                                                  const char *device,
+                                                  const uint8_t *fingerprint,
+                                                  size_t fingerprint_len,
+                                                  authlock_outcome *out_outcome);
+
+/**
  * Records a successful attempt of `id` in `app`: clears the failure
  * counter and marks it active. Writes the outcome to `*out_outcome`.
  *
  * `device` may be NULL. Refused (`accepted` false) while the
  * authenticator is locked, throttled or deactivated.
+ * `authlock_engine_record_success_id` is the same call with the ID as an
+ * `authlock_id`.
  */
 authlock_status authlock_engine_record_success(const authlock_engine *engine,
                                                const char *id,
                                                const char *app,
                                                const char *device,
                                                authlock_outcome *out_outcome);
+
+/**
+ * Records a successful attempt of `id` in `app`:
+ * `authlock_engine_record_success` with the ID as an `authlock_id`. Clears
+ * the failure counter and marks it active; writes the outcome to
+ * `*out_outcome`.
+ *
+ * `device` may be NULL. Refused (`accepted` false) while the
+ * authenticator is locked, throttled or deactivated.
+ */
+authlock_status authlock_engine_record_success_id(const authlock_engine *engine,
+                                                  authlock_id id,
+                                                  const char *app,
+                                                  const char *device,
+                                                  authlock_outcome *out_outcome);
 
 /**
  * Counts a failure before the secret is verified and returns a
@@ -1126,7 +1230,8 @@ authlock_status authlock_engine_record_success(const authlock_engine *engine,
  * successful commit refunds it. When the authenticator is locked,
  * throttled or deactivated, nothing is reserved (`accepted` false) and
  * `decision` says why. `device` and `fingerprint` are as for
- * `authlock_engine_record_failure`.
+ * `authlock_engine_record_failure`. `authlock_engine_reserve_id` is the
+ * same call with the ID as an `authlock_id`.
  */
 authlock_status authlock_engine_reserve(const authlock_engine *engine,
                                         const char *id,
@@ -1137,9 +1242,34 @@ authlock_status authlock_engine_reserve(const authlock_engine *engine,
                                         authlock_outcome *out_outcome);
 
 /**
+ * Counts a failure before the secret is verified and returns a
+ * reservation: `authlock_engine_reserve` with the ID as an `authlock_id`.
+ * Settle the reservation (`out_outcome->reservation`) with
+ * `authlock_engine_commit_id` or `authlock_engine_commit`. If the process
+ * dies before the commit, the failure stays counted.
+ *
+ * When the reservation is made (`accepted` true), this attempt goes on to
+ * verify the secret, and `decision` is the decision for the attempts after
+ * it: a lock or throttle the reserved failure caused holds for them until a
+ * successful commit refunds it. When the authenticator is locked,
+ * throttled or deactivated, nothing is reserved (`accepted` false) and
+ * `decision` says why. `device` and `fingerprint` are as for
+ * `authlock_engine_record_failure`.
+ */
+authlock_status authlock_engine_reserve_id(const authlock_engine *engine,
+                                           authlock_id id,
+                                           const char *app,
+                                           const char *device,
+                                           const uint8_t *fingerprint,
+                                           size_t fingerprint_len,
+                                           authlock_outcome *out_outcome);
+
+/**
  * Settles a reservation: when `success` is true the reserved failure is
  * refunded (lifting a lock it caused) and the success recorded; otherwise
  * the failure stays counted. `device` may be NULL.
+ * `authlock_engine_commit_id` is the same call with the ID as an
+ * `authlock_id`.
  */
 authlock_status authlock_engine_commit(const authlock_engine *engine,
                                        const char *id,
@@ -1148,6 +1278,20 @@ authlock_status authlock_engine_commit(const authlock_engine *engine,
                                        uint64_t reservation,
                                        bool success,
                                        authlock_outcome *out_outcome);
+
+/**
+ * Settles a reservation: `authlock_engine_commit` with the ID as an
+ * `authlock_id`. When `success` is true the reserved failure is refunded
+ * (lifting a lock it caused) and the success recorded; otherwise the
+ * failure stays counted. `device` may be NULL.
+ */
+authlock_status authlock_engine_commit_id(const authlock_engine *engine,
+                                          authlock_id id,
+                                          const char *app,
+                                          const char *device,
+                                          uint64_t reservation,
+                                          bool success,
+                                          authlock_outcome *out_outcome);
 
 /**
  * Locks `id` by hand in `app` (for a global-user type: in every app).

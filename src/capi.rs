@@ -18,7 +18,10 @@
 //!   `AUTHLOCK_STATUS_PANIC`.
 //! - Strings are NUL-terminated UTF-8. Authenticator IDs cross as strings of
 //!   32 lowercase hex digits; functions that produce an ID write it, with its
-//!   NUL, into a caller buffer of `AUTHLOCK_ID_SIZE` bytes.
+//!   NUL, into a caller buffer of `AUTHLOCK_ID_SIZE` bytes. The hot-path
+//!   calls also come with an `_id` suffix taking the ID as an
+//!   [`authlock_id`] (16 bytes, by value), which spares each call parsing
+//!   the text; both forms share one body.
 //! - Time crosses as `int64_t` milliseconds since the Unix epoch.
 //! - Strings the library hands out are owned by the caller and freed with
 //!   `authlock_string_free`; the engine handle (a boxed [`Engine`], shared
@@ -30,7 +33,7 @@
 //!   of [`run_step_json`] or [`Helpdesk::handle_json`] each.
 //!
 //! All raw-pointer handling sits in the few helpers at the end of this file
-//! (`try_ref`, `try_opt_str`, `try_bytes`, `Out`, `free_box`,
+//! (`try_ref`, `c_str`, `try_bytes`, `Out`, `free_box`,
 //! `free_c_string`); the only other `unsafe` is the promise, made by the
 //! header, that callback `user_data` may be used from any thread.
 
@@ -341,6 +344,41 @@ fn status_of(error: LibraryError<'_>) -> authlock_status {
 /// Bytes in a buffer that receives an authenticator ID: 32 hex digits and
 /// the terminating NUL.
 pub const AUTHLOCK_ID_SIZE: usize = 33;
+
+/// Bytes in an `authlock_id`: the 128 bits of an authenticator ID.
+pub const AUTHLOCK_ID_BYTES: usize = 16;
+
+/// An authenticator ID as 16 bytes: the binary form of the 32 hex digits,
+/// for the hot path, where it spares every call parsing the text.
+///
+/// `bytes` holds the ID's 128 bits most significant byte first, so
+/// `bytes[0]` is the value of the first two hex digits and
+/// `bytes[15]` that of the last two. Every value of the 16 bytes is a
+/// well-formed ID (one no authenticator has is `AUTHLOCK_STATUS_NOT_FOUND`
+/// when used); two IDs are equal exactly when their bytes are
+/// (`memcmp`). Plain data, passed by value: nothing to free. Convert with
+/// `authlock_id_parse` (text to struct) and `authlock_id_format` (struct to
+/// text).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct authlock_id {
+    /// The ID's bits, big-endian.
+    pub bytes: [u8; AUTHLOCK_ID_BYTES],
+}
+
+impl From<AuthenticatorId> for authlock_id {
+    fn from(id: AuthenticatorId) -> authlock_id {
+        authlock_id {
+            bytes: id.as_u128().to_be_bytes(),
+        }
+    }
+}
+
+impl From<authlock_id> for AuthenticatorId {
+    fn from(id: authlock_id) -> AuthenticatorId {
+        AuthenticatorId::from_u128(u128::from_be_bytes(id.bytes))
+    }
+}
 
 /// The longest fingerprint of a wrong secret accepted, in bytes.
 pub const AUTHLOCK_FINGERPRINT_MAX_LEN: usize = 64;
@@ -966,7 +1004,7 @@ pub extern "C" fn authlock_engine_register(
         reg.device = try_opt_str(device, "device")?.map(str::to_string);
         reg.public_key = try_opt_str(public_key, "public_key")?.map(str::to_string);
         reg.actor = try_opt_actor(actor)?;
-        let out = Out::id_buffer(out_id)?;
+        let out = Out::id_buffer(out_id, "out_id")?;
         let id = engine.register(&reg)?;
         out.write(id_text(&id));
         Ok(())
@@ -1032,7 +1070,7 @@ pub extern "C" fn authlock_engine_record_first_use(
         let (user, kind) = (try_str(user, "user")?, try_type(kind)?);
         let account = try_str(account, "account")?;
         let attempt = try_attempt(app, device, None)?;
-        let out_id = Out::id_buffer(out_id)?;
+        let out_id = Out::id_buffer(out_id, "out_id")?;
         let out_outcome = Out::new(out_outcome, "out_outcome")?;
         let (id, outcome) = engine.record_first_use(user, kind, account, &attempt)?;
         out_id.write(id_text(&id));
@@ -1042,8 +1080,49 @@ pub extern "C" fn authlock_engine_record_first_use(
 }
 
 // ---------------------------------------------------------------------------
+// Authenticator IDs: text and binary forms
+// ---------------------------------------------------------------------------
+
+/// Parses an authenticator ID from its text, 32 lowercase hex digits, into
+/// `*out_id`.
+///
+/// Text that is not exactly 32 lowercase hex digits (upper case, too short
+/// or too long, other characters) is `AUTHLOCK_STATUS_INVALID_ID`. Parsing
+/// does not look the ID up: an ID no authenticator has parses. `text` is
+/// borrowed for the call. Parse an ID once (after `authlock_engine_register`,
+/// for example) and pass the struct to the `_id` calls of the hot path.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_id_parse(
+    text: *const c_char,
+    out_id: *mut authlock_id,
+) -> authlock_status {
+    boundary(|| {
+        let id = try_id_named(text, "text")?;
+        let out = Out::new(out_id, "out_id")?;
+        out.write(id.into());
+        Ok(())
+    })
+}
+
+/// Writes the text of `id` (32 lowercase hex digits and the terminating
+/// NUL) to `out_text`, a buffer of at least `AUTHLOCK_ID_SIZE` bytes: the
+/// form the string calls take and `authlock_engine_register` writes.
+/// `authlock_id_parse` of that text gives `id` back.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_id_format(id: authlock_id, out_text: *mut c_char) -> authlock_status {
+    boundary(|| {
+        let out = Out::id_buffer(out_text, "out_text")?;
+        out.write(id_text(&id.into()));
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------
 // The hot path and attempts
 // ---------------------------------------------------------------------------
+//
+// Each call comes in two forms: the ID as text (`const char *`, 32 hex
+// digits) and, suffixed `_id`, as an `authlock_id`. Both run the same body.
 
 /// May authenticator `id` be used in `app` now? Writes the decision to
 /// `*out_decision`; allocates nothing.
@@ -1051,7 +1130,8 @@ pub extern "C" fn authlock_engine_record_first_use(
 /// A deleted ID is a success with the verdict
 /// `AUTHLOCK_VERDICT_DELETED`; an unknown ID is
 /// `AUTHLOCK_STATUS_NOT_FOUND`; an app where it has no instance is
-/// `AUTHLOCK_STATUS_WRONG_APP`.
+/// `AUTHLOCK_STATUS_WRONG_APP`. `authlock_engine_check_id` is the same call
+/// with the ID as an `authlock_id`, and faster.
 #[unsafe(no_mangle)]
 pub extern "C" fn authlock_engine_check(
     engine: *const authlock_engine,
@@ -1059,13 +1139,26 @@ pub extern "C" fn authlock_engine_check(
     app: *const c_char,
     out_decision: *mut authlock_decision,
 ) -> authlock_status {
-    boundary(|| {
-        let engine = try_engine(engine)?;
-        let (id, app) = (try_id(id)?, try_str(app, "app")?);
-        let out = Out::new(out_decision, "out_decision")?;
-        out.write(decision_of(&engine.check(&id, app)?));
-        Ok(())
-    })
+    check(engine, id, app, out_decision)
+}
+
+/// May authenticator `id` be used in `app` now? The fast path of
+/// `authlock_engine_check`: the same call, with the ID as an `authlock_id`,
+/// so no ID text is parsed. Writes the decision to `*out_decision`;
+/// allocates nothing.
+///
+/// A deleted ID is a success with the verdict
+/// `AUTHLOCK_VERDICT_DELETED`; an unknown ID is
+/// `AUTHLOCK_STATUS_NOT_FOUND`; an app where it has no instance is
+/// `AUTHLOCK_STATUS_WRONG_APP`.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_engine_check_id(
+    engine: *const authlock_engine,
+    id: authlock_id,
+    app: *const c_char,
+    out_decision: *mut authlock_decision,
+) -> authlock_status {
+    check(engine, id, app, out_decision)
 }
 
 /// Counts a failed attempt of `id` in `app`. Writes the outcome to
@@ -1076,7 +1169,8 @@ pub extern "C" fn authlock_engine_check(
 /// `AUTHLOCK_FINGERPRINT_MAX_LEN` bytes, or NULL with `fingerprint_len` 0
 /// for none; a repeated fingerprint is not counted twice. An attempt on a
 /// locked, throttled or deactivated authenticator is refused
-/// (`accepted` false) and counts nothing.
+/// (`accepted` false) and counts nothing. `authlock_engine_record_failure_id`
+/// is the same call with the ID as an `authlock_id`.
 #[unsafe(no_mangle)]
 pub extern "C" fn authlock_engine_record_failure(
     engine: *const authlock_engine,
@@ -1087,14 +1181,48 @@ pub extern "C" fn authlock_engine_record_failure(
     fingerprint_len: usize,
     out_outcome: *mut authlock_outcome,
 ) -> authlock_status {
-    boundary(|| {
-        let engine = try_engine(engine)?;
-        let id = try_id(id)?;
-        let attempt = try_attempt(app, device, try_bytes(fingerprint, fingerprint_len)?)?;
-        let out = Out::new(out_outcome, "out_outcome")?;
-        out.write(outcome_of(&engine.record_failure(&id, &attempt)?));
-        Ok(())
-    })
+    failure_attempt(
+        engine,
+        id,
+        app,
+        device,
+        fingerprint,
+        fingerprint_len,
+        out_outcome,
+        Engine::record_failure,
+    )
+}
+
+/// Counts a failed attempt of `id` in `app`: `authlock_engine_record_failure`
+/// with the ID as an `authlock_id`. Writes the outcome to `*out_outcome`;
+/// allocates nothing the caller must free.
+///
+/// `device` may be NULL. `fingerprint` is the host's fingerprint of the
+/// wrong secret (an HMAC, never the secret), 1 to
+/// `AUTHLOCK_FINGERPRINT_MAX_LEN` bytes, or NULL with `fingerprint_len` 0
+/// for none; a repeated fingerprint is not counted twice. An attempt on a
+/// locked, throttled or deactivated authenticator is refused
+/// (`accepted` false) and counts nothing.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_engine_record_failure_id(
+    engine: *const authlock_engine,
+    id: authlock_id,
+    app: *const c_char,
+    device: *const c_char,
+    fingerprint: *const u8,
+    fingerprint_len: usize,
+    out_outcome: *mut authlock_outcome,
+) -> authlock_status {
+    failure_attempt(
+        engine,
+        id,
+        app,
+        device,
+        fingerprint,
+        fingerprint_len,
+        out_outcome,
+        Engine::record_failure,
+    )
 }
 
 /// Records a successful attempt of `id` in `app`: clears the failure
@@ -1102,6 +1230,8 @@ pub extern "C" fn authlock_engine_record_failure(
 ///
 /// `device` may be NULL. Refused (`accepted` false) while the
 /// authenticator is locked, throttled or deactivated.
+/// `authlock_engine_record_success_id` is the same call with the ID as an
+/// `authlock_id`.
 #[unsafe(no_mangle)]
 pub extern "C" fn authlock_engine_record_success(
     engine: *const authlock_engine,
@@ -1110,14 +1240,25 @@ pub extern "C" fn authlock_engine_record_success(
     device: *const c_char,
     out_outcome: *mut authlock_outcome,
 ) -> authlock_status {
-    boundary(|| {
-        let engine = try_engine(engine)?;
-        let id = try_id(id)?;
-        let attempt = try_attempt(app, device, None)?;
-        let out = Out::new(out_outcome, "out_outcome")?;
-        out.write(outcome_of(&engine.record_success(&id, &attempt)?));
-        Ok(())
-    })
+    record_success(engine, id, app, device, out_outcome)
+}
+
+/// Records a successful attempt of `id` in `app`:
+/// `authlock_engine_record_success` with the ID as an `authlock_id`. Clears
+/// the failure counter and marks it active; writes the outcome to
+/// `*out_outcome`.
+///
+/// `device` may be NULL. Refused (`accepted` false) while the
+/// authenticator is locked, throttled or deactivated.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_engine_record_success_id(
+    engine: *const authlock_engine,
+    id: authlock_id,
+    app: *const c_char,
+    device: *const c_char,
+    out_outcome: *mut authlock_outcome,
+) -> authlock_status {
+    record_success(engine, id, app, device, out_outcome)
 }
 
 /// Counts a failure before the secret is verified and returns a
@@ -1131,7 +1272,8 @@ pub extern "C" fn authlock_engine_record_success(
 /// successful commit refunds it. When the authenticator is locked,
 /// throttled or deactivated, nothing is reserved (`accepted` false) and
 /// `decision` says why. `device` and `fingerprint` are as for
-/// `authlock_engine_record_failure`.
+/// `authlock_engine_record_failure`. `authlock_engine_reserve_id` is the
+/// same call with the ID as an `authlock_id`.
 #[unsafe(no_mangle)]
 pub extern "C" fn authlock_engine_reserve(
     engine: *const authlock_engine,
@@ -1142,19 +1284,58 @@ pub extern "C" fn authlock_engine_reserve(
     fingerprint_len: usize,
     out_outcome: *mut authlock_outcome,
 ) -> authlock_status {
-    boundary(|| {
-        let engine = try_engine(engine)?;
-        let id = try_id(id)?;
-        let attempt = try_attempt(app, device, try_bytes(fingerprint, fingerprint_len)?)?;
-        let out = Out::new(out_outcome, "out_outcome")?;
-        out.write(outcome_of(&engine.reserve(&id, &attempt)?));
-        Ok(())
-    })
+    failure_attempt(
+        engine,
+        id,
+        app,
+        device,
+        fingerprint,
+        fingerprint_len,
+        out_outcome,
+        Engine::reserve,
+    )
+}
+
+/// Counts a failure before the secret is verified and returns a
+/// reservation: `authlock_engine_reserve` with the ID as an `authlock_id`.
+/// Settle the reservation (`out_outcome->reservation`) with
+/// `authlock_engine_commit_id` or `authlock_engine_commit`. If the process
+/// dies before the commit, the failure stays counted.
+///
+/// When the reservation is made (`accepted` true), this attempt goes on to
+/// verify the secret, and `decision` is the decision for the attempts after
+/// it: a lock or throttle the reserved failure caused holds for them until a
+/// successful commit refunds it. When the authenticator is locked,
+/// throttled or deactivated, nothing is reserved (`accepted` false) and
+/// `decision` says why. `device` and `fingerprint` are as for
+/// `authlock_engine_record_failure`.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_engine_reserve_id(
+    engine: *const authlock_engine,
+    id: authlock_id,
+    app: *const c_char,
+    device: *const c_char,
+    fingerprint: *const u8,
+    fingerprint_len: usize,
+    out_outcome: *mut authlock_outcome,
+) -> authlock_status {
+    failure_attempt(
+        engine,
+        id,
+        app,
+        device,
+        fingerprint,
+        fingerprint_len,
+        out_outcome,
+        Engine::reserve,
+    )
 }
 
 /// Settles a reservation: when `success` is true the reserved failure is
 /// refunded (lifting a lock it caused) and the success recorded; otherwise
 /// the failure stays counted. `device` may be NULL.
+/// `authlock_engine_commit_id` is the same call with the ID as an
+/// `authlock_id`.
 #[unsafe(no_mangle)]
 pub extern "C" fn authlock_engine_commit(
     engine: *const authlock_engine,
@@ -1165,19 +1346,24 @@ pub extern "C" fn authlock_engine_commit(
     success: bool,
     out_outcome: *mut authlock_outcome,
 ) -> authlock_status {
-    boundary(|| {
-        let engine = try_engine(engine)?;
-        let id = try_id(id)?;
-        let attempt = try_attempt(app, device, None)?;
-        let out = Out::new(out_outcome, "out_outcome")?;
-        out.write(outcome_of(&engine.commit(
-            &id,
-            &attempt,
-            reservation,
-            success,
-        )?));
-        Ok(())
-    })
+    commit(engine, id, app, device, reservation, success, out_outcome)
+}
+
+/// Settles a reservation: `authlock_engine_commit` with the ID as an
+/// `authlock_id`. When `success` is true the reserved failure is refunded
+/// (lifting a lock it caused) and the success recorded; otherwise the
+/// failure stays counted. `device` may be NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_engine_commit_id(
+    engine: *const authlock_engine,
+    id: authlock_id,
+    app: *const c_char,
+    device: *const c_char,
+    reservation: u64,
+    success: bool,
+    out_outcome: *mut authlock_outcome,
+) -> authlock_status {
+    commit(engine, id, app, device, reservation, success, out_outcome)
 }
 
 // ---------------------------------------------------------------------------
@@ -1537,6 +1723,83 @@ pub extern "C" fn authlock_helpdesk_handle(
 // Shared shapes of the entry points
 // ---------------------------------------------------------------------------
 
+type FailureAction = fn(&Engine, &AuthenticatorId, &Attempt<'_>) -> crate::Result<AttemptOutcome>;
+
+fn check(
+    engine: *const authlock_engine,
+    id: impl IdArg,
+    app: *const c_char,
+    out_decision: *mut authlock_decision,
+) -> authlock_status {
+    boundary(|| {
+        let engine = try_engine(engine)?;
+        let (id, app) = (id.id()?, try_str(app, "app")?);
+        let out = Out::new(out_decision, "out_decision")?;
+        out.write(decision_of(read_ok(&engine.check(&id, app))?));
+        Ok(())
+    })
+}
+
+/// A failure counted now (`record_failure`) or before verification
+/// (`reserve`).
+#[allow(clippy::too_many_arguments)]
+fn failure_attempt(
+    engine: *const authlock_engine,
+    id: impl IdArg,
+    app: *const c_char,
+    device: *const c_char,
+    fingerprint: *const u8,
+    fingerprint_len: usize,
+    out_outcome: *mut authlock_outcome,
+    action: FailureAction,
+) -> authlock_status {
+    boundary(|| {
+        let engine = try_engine(engine)?;
+        let id = id.id()?;
+        let attempt = try_attempt(app, device, try_bytes(fingerprint, fingerprint_len)?)?;
+        let out = Out::new(out_outcome, "out_outcome")?;
+        out.write(outcome_of(read_ok(&action(engine, &id, &attempt))?));
+        Ok(())
+    })
+}
+
+fn record_success(
+    engine: *const authlock_engine,
+    id: impl IdArg,
+    app: *const c_char,
+    device: *const c_char,
+    out_outcome: *mut authlock_outcome,
+) -> authlock_status {
+    boundary(|| {
+        let engine = try_engine(engine)?;
+        let id = id.id()?;
+        let attempt = try_attempt(app, device, None)?;
+        let out = Out::new(out_outcome, "out_outcome")?;
+        out.write(outcome_of(read_ok(&engine.record_success(&id, &attempt))?));
+        Ok(())
+    })
+}
+
+fn commit(
+    engine: *const authlock_engine,
+    id: impl IdArg,
+    app: *const c_char,
+    device: *const c_char,
+    reservation: u64,
+    success: bool,
+    out_outcome: *mut authlock_outcome,
+) -> authlock_status {
+    boundary(|| {
+        let engine = try_engine(engine)?;
+        let id = id.id()?;
+        let attempt = try_attempt(app, device, None)?;
+        let out = Out::new(out_outcome, "out_outcome")?;
+        let outcome = engine.commit(&id, &attempt, reservation, success);
+        out.write(outcome_of(read_ok(&outcome)?));
+        Ok(())
+    })
+}
+
 type AuthenticatorAction =
     fn(&Engine, &AuthenticatorId, &str, &Actor, Option<&str>) -> crate::Result<Vec<Event>>;
 
@@ -1604,8 +1867,22 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
-        Failure::new(status_of(LibraryError::Engine(&error)), error.to_string())
+        Failure::from(&error)
     }
+}
+
+impl From<&Error> for Failure {
+    fn from(error: &Error) -> Failure {
+        Failure::new(status_of(LibraryError::Engine(error)), error.to_string())
+    }
+}
+
+/// The value of an engine result, read where it lies. The hot-path bodies
+/// convert a decision or outcome by reference: moving it out of its
+/// `Result` first (as `?` on the result would) copies it through the stack
+/// and measurably slows the call.
+fn read_ok<T>(result: &crate::Result<T>) -> Result<&T, Failure> {
+    result.as_ref().map_err(Failure::from)
 }
 
 impl From<JourneyError> for Failure {
@@ -1682,9 +1959,33 @@ fn try_helpdesk<'a>(helpdesk: *const authlock_helpdesk) -> Result<&'a Helpdesk, 
 }
 
 fn try_id(id: *const c_char) -> Result<AuthenticatorId, Failure> {
-    try_str(id, "id")?
+    try_id_named(id, "id")
+}
+
+/// An ID in its text form, from the argument named `what`.
+fn try_id_named(text: *const c_char, what: &str) -> Result<AuthenticatorId, Failure> {
+    try_str(text, what)?
         .parse()
         .map_err(|why| Failure::new(authlock_status::InvalidId, why))
+}
+
+/// The ID argument of an entry point that comes in both forms: text
+/// (`const char *`) or binary (`authlock_id`).
+trait IdArg {
+    /// The ID, or why the argument is not one.
+    fn id(self) -> Result<AuthenticatorId, Failure>;
+}
+
+impl IdArg for *const c_char {
+    fn id(self) -> Result<AuthenticatorId, Failure> {
+        try_id(self)
+    }
+}
+
+impl IdArg for authlock_id {
+    fn id(self) -> Result<AuthenticatorId, Failure> {
+        Ok(self.into())
+    }
 }
 
 /// A store directory: a required, non-empty UTF-8 path.
@@ -1993,19 +2294,50 @@ fn try_ref<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Failure> {
 }
 
 /// A required string argument: NULL and invalid UTF-8 are refused.
+///
+/// This and the two helpers below are always inlined: they run for every
+/// string argument, on the hot path too, and a call to them costs more than
+/// their work on a short name.
+#[inline(always)]
 fn try_str<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Failure> {
-    try_opt_str(ptr, what)?.ok_or_else(|| Failure::null(what))
+    match NonNull::new(ptr.cast_mut()) {
+        Some(ptr) => c_str(ptr, what),
+        None => Err(Failure::null(what)),
+    }
 }
 
 /// An optional string argument: NULL is `None`; invalid UTF-8 is refused.
+#[inline(always)]
 fn try_opt_str<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>, Failure> {
-    if ptr.is_null() {
-        return Ok(None);
+    match NonNull::new(ptr.cast_mut()) {
+        Some(ptr) => c_str(ptr, what).map(Some),
+        None => Ok(None),
     }
+}
+
+/// A non-NULL string argument, checked to be UTF-8.
+///
+/// Names (apps, devices) are short and almost always ASCII, which
+/// `is_ascii` confirms in a fraction of the time the general UTF-8
+/// validator takes on a few bytes; any other string gets the full
+/// validation.
+#[inline(always)]
+fn c_str<'a>(ptr: NonNull<c_char>, what: &str) -> Result<&'a str, Failure> {
     // SAFETY: the header requires a non-NULL string argument to be
     // NUL-terminated and valid for the duration of the call.
-    let text = unsafe { CStr::from_ptr(ptr) };
-    text.to_str().map(Some).map_err(|e| {
+    let bytes = unsafe { CStr::from_ptr(ptr.as_ptr()) }.to_bytes();
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        utf8_str(bytes, what)
+    }
+}
+
+/// A string argument that is not all ASCII: valid UTF-8, or refused.
+#[cold]
+fn utf8_str<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, Failure> {
+    std::str::from_utf8(bytes).map_err(|e| {
         Failure::new(
             authlock_status::InvalidUtf8,
             format!("`{what}` is not valid UTF-8: {e}"),
@@ -2049,9 +2381,10 @@ impl<T> Out<T> {
 }
 
 impl Out<[c_char; AUTHLOCK_ID_SIZE]> {
-    /// A caller buffer of `AUTHLOCK_ID_SIZE` bytes for an ID.
-    fn id_buffer(ptr: *mut c_char) -> Result<Self, Failure> {
-        Out::new(ptr.cast(), "out_id")
+    /// A caller buffer of `AUTHLOCK_ID_SIZE` bytes for an ID's text, the
+    /// argument named `what`.
+    fn id_buffer(ptr: *mut c_char, what: &str) -> Result<Self, Failure> {
+        Out::new(ptr.cast(), what)
     }
 }
 
@@ -2090,6 +2423,35 @@ mod tests {
             "{message:?}"
         );
         assert_eq!(boundary_or(7, || panic!("deliberate test panic")), 7);
+    }
+
+    #[test]
+    fn strings_are_validated_whether_ascii_or_not() {
+        assert_eq!(try_str(c"web".as_ptr(), "app").unwrap(), "web");
+        assert_eq!(try_str(c"".as_ptr(), "app").unwrap(), "");
+        assert_eq!(try_str(c"caf\xc3\xa9".as_ptr(), "app").unwrap(), "café");
+        for bad in [c"caf\xc3", c"\xa9", c"a\xc0\xafb", c"a\xed\xa0\x80b"] {
+            let failure = try_str(bad.as_ptr(), "app").unwrap_err();
+            assert_eq!(failure.status, authlock_status::InvalidUtf8, "{bad:?}");
+            assert!(failure.message.contains("`app` is not valid UTF-8"));
+        }
+        assert_eq!(
+            try_str(std::ptr::null(), "app").unwrap_err().status,
+            authlock_status::NullParameter
+        );
+        assert_eq!(try_opt_str(std::ptr::null(), "device").unwrap(), None);
+    }
+
+    #[test]
+    fn id_structs_are_the_ids_bits_big_endian() {
+        let id: AuthenticatorId = "0123456789abcdef00ff10203040a0f1".parse().unwrap();
+        let bytes = authlock_id::from(id).bytes;
+        assert_eq!(bytes[0], 0x01);
+        assert_eq!(bytes[8], 0x00);
+        assert_eq!(bytes[9], 0xff);
+        assert_eq!(bytes[15], 0xf1);
+        assert_eq!(AuthenticatorId::from(authlock_id { bytes }), id);
+        assert_eq!(std::mem::size_of::<authlock_id>(), AUTHLOCK_ID_BYTES);
     }
 
     #[test]
