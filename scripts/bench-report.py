@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Reads criterion's results (target/criterion) after `cargo bench --bench
-engine`, prints the medians as a Markdown table, and draws
+"""Reads criterion's results (target/criterion) after `cargo bench` (the
+engine, ffi and threads benchmarks), prints the medians as a Markdown table, and draws
 docs/perf-scaling.svg: check and record_failure latency against the number
 of authenticators, for authlock and governor. Standard library only."""
 import json
@@ -46,8 +46,10 @@ def table():
     for b in ["1-thread", "2-threads-disjoint", "2-threads-shared"]:
         rows.append((f"check per op, {b}", median_ns("threads_check", b), None))
     rows.append(("2 threads, failures+successes on one authenticator, per op", median_ns("threads_shared_writes", "2-threads-failure-success"), None))
-    for b in ["rust", "c_abi"]:
+    for b in ["rust", "c_abi", "c_abi_id"]:
         rows.append((f"check through {b}", median_ns("check_c_abi", b), None))
+    for b in ["1-thread", "2-threads"]:
+        rows.append((f"control (registers only) per op, {b}", median_ns("threads_control", b), None))
     for b in ["sync", "batched-5ms-256", "none"]:
         rows.append((f"record_failure, store durability {b}", median_ns("record_failure_durability", b), None))
     print("| operation | authlock | governor | ratio |")
@@ -59,6 +61,10 @@ def table():
     two = median_ns("threads_check", "2-threads-disjoint")
     if one and two:
         print(f"\n2-thread disjoint throughput: {one / two:.2f}x one thread")
+    c1 = median_ns("threads_control", "1-thread")
+    c2 = median_ns("threads_control", "2-threads")
+    if c1 and c2:
+        print(f"2-thread control throughput: {c1 / c2:.2f}x one thread")
 
 
 def svg():
