@@ -1350,19 +1350,26 @@ impl Engine {
             let s = self.shard(id).read();
             s.records.contains_key(id) || s.deleted.contains(id)
         };
+        let room = |id: AuthenticatorId| {
+            if self.shard(&id).read().records.is_full() {
+                Err(shard_full(&id))
+            } else {
+                Ok(id)
+            }
+        };
         if let Some(id) = given {
             return if used(&id) {
                 Err(Error::History(format!(
                     "authenticator {id} is registered twice"
                 )))
             } else {
-                Ok(id)
+                room(id)
             };
         }
         for _ in 0..64 {
             let id = self.ids.next_id();
             if !used(&id) {
-                return Ok(id);
+                return room(id);
             }
         }
         Err(Error::InvalidArgument {
