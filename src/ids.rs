@@ -82,21 +82,41 @@ impl FromStr for AuthenticatorId {
                 s.escape_debug()
             )
         };
-        if s.len() != Self::TEXT_LEN {
+        let Ok(bytes) = <&[u8; Self::TEXT_LEN]>::try_from(s.as_bytes()) else {
+            return Err(bad());
+        };
+        // Each half is read without a branch per digit; any byte that is
+        // not a lowercase hex digit sets a bit above the low four in `seen`.
+        let half = |digits: &[u8]| {
+            digits.iter().fold((0u64, 0u8), |(bits, seen), &b| {
+                let v = HEX_VALUE[b as usize];
+                ((bits << 4) | u64::from(v & 0xf), seen | v)
+            })
+        };
+        let (hi, seen_hi) = half(&bytes[..16]);
+        let (lo, seen_lo) = half(&bytes[16..]);
+        if (seen_hi | seen_lo) > 0xf {
             return Err(bad());
         }
-        let mut bits: u128 = 0;
-        for b in s.bytes() {
-            let digit = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                _ => return Err(bad()),
-            };
-            bits = (bits << 4) | digit as u128;
-        }
-        Ok(AuthenticatorId::from_u128(bits))
+        Ok(AuthenticatorId { hi, lo })
     }
 }
+
+/// The value of each lowercase hex digit; 0xff for every other byte.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl AuthenticatorId {
     /// The 32 lowercase hex digits, without going through `fmt`.
@@ -123,6 +143,53 @@ impl<'de> Deserialize<'de> for AuthenticatorId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a string straight into an `Arc<str>`: one allocation, where
+/// serde's own `Arc<str>` goes through a `String` first.
+pub(crate) fn arc_str<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+    d.deserialize_str(ArcStr { reuse_last: false })
+}
+
+/// Reads an optional app ID, sharing one allocation between consecutive
+/// reads of the same ID on one thread: the records of a snapshot mostly
+/// name the same few apps, and the engine shares each app ID among its
+/// records anyway.
+pub(crate) fn shared_app<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AppId>, D::Error> {
+    struct App(AppId);
+    impl<'de> Deserialize<'de> for App {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(ArcStr { reuse_last: true }).map(App)
+        }
+    }
+    Ok(Option::<App>::deserialize(d)?.map(|a| a.0))
+}
+
+struct ArcStr {
+    reuse_last: bool,
+}
+
+thread_local! {
+    /// The app ID [`shared_app`] read last on this thread.
+    static LAST_APP: std::cell::RefCell<Option<AppId>> = const { std::cell::RefCell::new(None) };
+}
+
+impl serde::de::Visitor<'_> for ArcStr {
+    type Value = Arc<str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Arc<str>, E> {
+        if !self.reuse_last {
+            return Ok(Arc::from(v));
+        }
+        Ok(LAST_APP.with_borrow_mut(|last| match last {
+            Some(app) if **app == *v => app.clone(),
+            _ => last.insert(Arc::from(v)).clone(),
+        }))
     }
 }
 
@@ -190,4 +257,63 @@ fn splitmix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference reading: 32 bytes, each `0-9` or `a-f`.
+    fn reference(s: &str) -> Option<u128> {
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| u128::from_str_radix(s, 16).expect("checked digits"))
+    }
+
+    #[test]
+    fn parse_round_trips_and_matches_the_reference() {
+        for bits in [
+            0u128,
+            1,
+            u128::MAX,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+            1 << 64,
+        ] {
+            let id = AuthenticatorId::from_u128(bits);
+            let text = id.to_string();
+            assert_eq!(reference(&text), Some(bits));
+            assert_eq!(text.parse::<AuthenticatorId>(), Ok(id));
+        }
+    }
+
+    #[test]
+    fn every_byte_in_every_position_is_read_as_the_reference_reads_it() {
+        let base = *b"0123456789abcdef0123456789abcdef";
+        for pos in 0..32 {
+            for byte in 0..=255u8 {
+                let mut bytes = base;
+                bytes[pos] = byte;
+                let Ok(text) = std::str::from_utf8(&bytes) else {
+                    continue;
+                };
+                let parsed = text.parse::<AuthenticatorId>().ok().map(|i| i.as_u128());
+                assert_eq!(parsed, reference(text), "byte {byte:#04x} at {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_lengths_and_non_ascii_are_refused_with_the_reason() {
+        for text in [
+            "",
+            "0",
+            &"a".repeat(31),
+            &"a".repeat(33),
+            "é123456789abcdef0123456789abcde",
+        ] {
+            let err = text.parse::<AuthenticatorId>().unwrap_err();
+            assert!(err.contains("expected 32 lowercase hex digits"), "{err}");
+        }
+    }
 }

@@ -333,6 +333,7 @@ impl LockState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
     /// The app; `None` for the shared state of a global-user authenticator.
+    #[serde(default, deserialize_with = "crate::ids::shared_app")]
     pub app: Option<AppId>,
     /// When this instance was registered.
     pub registered_at: Timestamp,
@@ -474,6 +475,7 @@ struct RecordOut<'a> {
 #[derive(Deserialize)]
 struct RecordIn {
     id: AuthenticatorId,
+    #[serde(deserialize_with = "crate::ids::arc_str")]
     user: UserId,
     kind: AuthenticatorType,
     #[serde(default)]
@@ -484,7 +486,9 @@ struct RecordIn {
     public_key: Option<Arc<str>>,
     registered_at: Timestamp,
     version: u64,
-    instances: Vec<Instance>,
+    // Read straight into the inline storage: one instance needs no
+    // allocation.
+    instances: Instances,
     #[serde(default)]
     links: Vec<AppLink>,
     #[serde(default)]
@@ -526,7 +530,7 @@ impl<'de> Deserialize<'de> for Record {
             kind: w.kind,
             registered_at: w.registered_at,
             version: w.version,
-            instances: Instances::from_vec(w.instances),
+            instances: w.instances,
             details: (!details.is_empty()).then(|| Box::new(details)),
         })
     }

@@ -13,8 +13,6 @@ use std::sync::atomic::Ordering;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use smallvec::SmallVec;
-
 use crate::engine::{Engine, IdSet, Identifier, Shard, UserEntry, Users, shard_index};
 use crate::error::{Error, Result, check_name};
 use crate::ids::{AppId, AuthenticatorId, UserId};
@@ -355,170 +353,369 @@ impl Engine {
                 snap.tenant, self.tenant
             ));
         }
-        let mut shards: Vec<Shard> = (0..self.shards.len()).map(|_| Shard::default()).collect();
-        let index = shard_index;
         let Snapshot {
-            records: snap_records,
+            records: mut snap_records,
             users: snap_users,
             deleted: snap_deleted,
             ..
         } = snap;
-        let record_count = snap_records.len();
-        let per_shard = record_count / shards.len() + record_count / (4 * shards.len()) + 1;
-        for s in &mut shards {
-            s.records.reserve(per_shard);
-        }
-        // One shared copy per app ID (consecutive records mostly share
-        // their app, so the last one is tried first).
-        let mut apps: HashSet<AppId> = HashSet::new();
-        let mut last_app: Option<AppId> = None;
-        for mut rec in snap_records {
-            rec.check_invariants().map_err(Error::Snapshot)?;
-            for inst in &mut rec.instances {
-                if let Some(app) = &mut inst.app {
-                    if let Some(last) = last_app.as_ref().filter(|l| **l == *app) {
-                        *app = last.clone();
-                    } else {
-                        match apps.get(&**app) {
-                            Some(shared) => *app = shared.clone(),
-                            None => {
-                                apps.insert(app.clone());
-                            }
-                        }
-                        last_app = Some(app.clone());
-                    }
-                }
-            }
-            let id = rec.id;
-            if shards[index(&id)].records.is_full() {
-                return Err(crate::engine::shard_full(&id));
-            }
-            if shards[index(&id)].records.insert(rec).is_some() {
-                return bad(format!("authenticator {id} appears twice"));
-            }
-        }
-        for id in &snap_deleted {
-            let s = &mut shards[index(id)];
-            if s.records.contains_key(id) {
-                return bad(format!("authenticator {id} is both live and deleted"));
-            }
-            if !s.deleted.insert(*id) {
-                return bad(format!("deleted authenticator {id} appears twice"));
-            }
-        }
-        let mut users = Users::default();
-        users.map.reserve(snap_users.len());
-        // Each listed ID must be a live record of the listing user and
-        // appear once in that user's list; users are distinct, so the lists
-        // are disjoint, and equal counts mean every record is listed.
-        let mut listed = 0usize;
-        for u in snap_users {
+        let mut uids: Vec<UserId> = Vec::with_capacity(snap_users.len());
+        for u in &snap_users {
             check_name("user", &u.id).map_err(|e| Error::Snapshot(e.to_string()))?;
-            let uid = UserId::from(u.id.as_str());
-            if users.map.contains_key(&uid) {
-                return bad(format!("user `{}` appears twice", u.id));
-            }
-            // Where each authenticator sits (type, device, app or
-            // identifier): two in one place is a corrupt snapshot.
-            let mut slots: HashMap<(AuthenticatorType, &str, &str), AuthenticatorId> =
-                HashMap::new();
-            for id in &u.authenticators {
-                let Some(rec) = shards[index(id)].records.get_mut(id) else {
-                    return bad(format!(
-                        "user `{}` lists authenticator {id}, which is not a live record",
-                        u.id
-                    ));
-                };
-                if *rec.user != *u.id {
-                    return bad(format!(
-                        "user `{}` lists authenticator {id}, which belongs to `{}`",
-                        u.id, rec.user
-                    ));
-                }
-                // Share one allocation per user ID between the index and
-                // the records.
-                rec.user = uid.clone();
-            }
-            for id in &u.authenticators {
-                let rec = shards[index(id)]
-                    .records
-                    .get(id)
-                    .expect("checked in the loop above");
-                if u.authenticators.len() > 1
-                    && u.authenticators.iter().filter(|a| *a == id).count() > 1
-                {
-                    return bad(format!("authenticator {id} is listed twice"));
-                }
-                listed += 1;
-                if rec
-                    .instances
-                    .iter()
-                    .any(|i| i.state.suspended != u.suspended)
-                {
-                    return bad(format!(
-                        "authenticator {id} does not match its user's suspension (user suspended: {})",
-                        u.suspended
-                    ));
-                }
-                if u.authenticators.len() == 1 {
-                    continue;
-                }
-                let key = match rec.kind.scope() {
-                    Scope::AppUser => (rec.kind, "", ""),
-                    Scope::DeviceUser => (
-                        rec.kind,
-                        rec.device().map(|d| &**d).unwrap_or_default(),
-                        rec.instances[0].app.as_deref().unwrap_or_default(),
-                    ),
-                    Scope::GlobalUser => (rec.kind, rec.identifier().unwrap_or_default(), ""),
-                };
-                if let Some(other) = slots.insert(key, *id) {
-                    return bad(format!(
-                        "user `{}` has two {} authenticators in the same place ({other} and {id})",
-                        u.id, rec.kind
-                    ));
-                }
-            }
-            let mut seen = HashSet::new();
-            for ident in &u.identifiers {
-                if !seen.insert(ident) {
-                    return bad(format!(
-                        "user `{}` has identifier {:?} twice",
-                        u.id, ident.value
-                    ));
-                }
-                users
-                    .by_identifier
-                    .entry(ident.clone())
-                    .or_default()
-                    .push(uid.clone());
-            }
-            let mut entry = UserEntry::new(uid);
-            entry.authenticators = SmallVec::from_vec(u.authenticators);
-            entry.set_suspended(u.suspended);
-            if !u.identifiers.is_empty() {
-                *entry.identifiers_mut() = u.identifiers;
-            }
-            users.map.insert(entry);
+            uids.push(UserId::from(u.id.as_str()));
         }
-        if listed != record_count {
-            let all: IdSet = users
-                .map
-                .values()
-                .flat_map(|e| e.authenticators.iter().copied())
-                .collect();
-            if let Some(rec) = shards
+        let linked = link_in_order(&snap_users, &uids, &mut snap_records);
+        let record_count = snap_records.len();
+        let shard_count = self.shards.len();
+        let (shards, apps, users) = if linked {
+            // The index of users no longer needs the records: build the
+            // two side by side.
+            let index_users = move || {
+                let mut users = Users::default();
+                users.map.reserve(snap_users.len());
+                for (u, uid) in snap_users.into_iter().zip(uids) {
+                    add_user(&mut users, u, uid)?;
+                }
+                Ok(users)
+            };
+            let (built, users) = if record_count >= PARALLEL_FROM {
+                std::thread::scope(|s| {
+                    let users = s.spawn(index_users);
+                    let built = build_shards(shard_count, snap_records, &snap_deleted);
+                    (built, join_or_fail(users))
+                })
+            } else {
+                (
+                    build_shards(shard_count, snap_records, &snap_deleted),
+                    index_users(),
+                )
+            };
+            let (shards, apps) = built?;
+            (shards, apps, users?)
+        } else {
+            let (mut shards, apps) = build_shards(shard_count, snap_records, &snap_deleted)?;
+            let mut users = Users::default();
+            users.map.reserve(snap_users.len());
+            link_by_lookup(&mut users, snap_users, uids, &mut shards, record_count)?;
+            (shards, apps, users)
+        };
+        self.apps.write().extend(apps);
+        Ok((users, shards))
+    }
+}
+
+/// Below this many records a snapshot is read and rebuilt on the calling
+/// thread alone; above it, on two.
+const PARALLEL_FROM: usize = 4096;
+
+/// The result of a scoped thread; a panic in it (which none of the
+/// readers does) is reported as a refused snapshot rather than passed on.
+fn join_or_fail<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    handle
+        .join()
+        .unwrap_or_else(|_| Err(Error::Snapshot("a snapshot reader failed".into())))
+}
+
+/// Checks each record, shares app IDs among them (returning the set),
+/// and files the records and deleted IDs into `shard_count` shards.
+fn build_shards(
+    shard_count: usize,
+    records: Vec<Record>,
+    deleted: &[AuthenticatorId],
+) -> Result<(Vec<Shard>, HashSet<AppId>)> {
+    let bad = |m: String| Err(Error::Snapshot(m));
+    let index = shard_index;
+    let mut shards: Vec<Shard> = (0..shard_count).map(|_| Shard::default()).collect();
+    let per_shard = records.len() / shard_count + records.len() / (4 * shard_count) + 1;
+    for s in &mut shards {
+        s.records.reserve(per_shard);
+    }
+    // One shared copy per app ID (consecutive records mostly share their
+    // app, so the last one is tried first).
+    let mut apps: HashSet<AppId> = HashSet::new();
+    let mut last_app: Option<AppId> = None;
+    for mut rec in records {
+        rec.check_invariants().map_err(Error::Snapshot)?;
+        for inst in &mut rec.instances {
+            if let Some(app) = &mut inst.app {
+                if let Some(last) = last_app.as_ref().filter(|l| **l == *app) {
+                    *app = last.clone();
+                } else {
+                    match apps.get(&**app) {
+                        Some(shared) => *app = shared.clone(),
+                        None => {
+                            apps.insert(app.clone());
+                        }
+                    }
+                    last_app = Some(app.clone());
+                }
+            }
+        }
+        let id = rec.id;
+        let shard = &mut shards[index(&id)];
+        if shard.records.is_full() {
+            return Err(crate::engine::shard_full(&id));
+        }
+        if shard.records.insert(rec).is_some() {
+            return bad(format!("authenticator {id} appears twice"));
+        }
+    }
+    for id in deleted {
+        let s = &mut shards[index(id)];
+        if s.records.contains_key(id) {
+            return bad(format!("authenticator {id} is both live and deleted"));
+        }
+        if !s.deleted.insert(*id) {
+            return bad(format!("deleted authenticator {id} appears twice"));
+        }
+    }
+    Ok((shards, apps))
+}
+
+/// Links every record to the user that lists it, in one ordered pass, when
+/// the snapshot is in the order this library writes it (records strictly
+/// by ID): each record's user must list it, every listed ID must be a
+/// record, no ID may be listed twice, a record's suspension must match its
+/// user's, and no user may have two authenticators in one place. Each
+/// record then shares its user's ID.
+///
+/// Returns `false` if the snapshot is not in that order or breaks any of
+/// those rules; [`link_by_lookup`] then checks it record by record and
+/// names what is wrong. A record may by then share its user's ID, which
+/// changes nothing it holds.
+///
+/// The pairs (listed ID, user) are sorted by ID and walked beside the
+/// records, so the records are read in order rather than looked up at
+/// random one by one.
+fn link_in_order(users: &[UserSnapshot], uids: &[UserId], records: &mut [Record]) -> bool {
+    if !records.windows(2).all(|w| w[0].id < w[1].id) {
+        return false;
+    }
+    // (listed ID, index of the listing user, whether that user is
+    // suspended, whether it has more than one authenticator): what the walk
+    // needs of the user, gathered in the users' order.
+    let mut pairs: Vec<(AuthenticatorId, u32, bool, bool)> = Vec::with_capacity(records.len());
+    for (i, u) in users.iter().enumerate() {
+        let Ok(i) = u32::try_from(i) else {
+            return false;
+        };
+        let multi = u.authenticators.len() > 1;
+        pairs.extend(
+            u.authenticators
                 .iter()
-                .flat_map(|s| s.records.values())
-                .find(|r| !all.contains(&r.id))
+                .map(|id| (*id, i, u.suspended, multi)),
+        );
+    }
+    if pairs.len() != records.len() {
+        return false;
+    }
+    pairs.sort_unstable_by_key(|p| p.0);
+    let walk = |records: &mut [Record], pairs: &[(AuthenticatorId, u32, bool, bool)]| {
+        for (rec, &(id, i, suspended, _)) in records.iter_mut().zip(pairs) {
+            let uid = &uids[i as usize];
+            if rec.id != id
+                || *rec.user != **uid
+                || rec.instances.iter().any(|x| x.state.suspended != suspended)
+            {
+                return false;
+            }
+            rec.user = uid.clone();
+        }
+        true
+    };
+    let (mid, parallel) = (records.len() / 2, records.len() >= PARALLEL_FROM);
+    let (first, second) = records.split_at_mut(mid);
+    let walked = if parallel {
+        std::thread::scope(|s| {
+            let other = s.spawn(|| walk(second, &pairs[mid..]));
+            let mine = walk(first, &pairs[..mid]);
+            mine && other.join().unwrap_or(false)
+        })
+    } else {
+        walk(first, &pairs[..mid]) && walk(second, &pairs[mid..])
+    };
+    if !walked {
+        return false;
+    }
+    // Users with two or more authenticators, whose places must differ:
+    // (user, type, place, app, ID), checked once all are gathered.
+    let mut places: Vec<(u32, AuthenticatorType, &str, &str, AuthenticatorId)> = records
+        .iter()
+        .zip(&pairs)
+        .filter(|(_, p)| p.3)
+        .map(|(rec, p)| {
+            let (kind, place, app) = place_of(rec);
+            (p.1, kind, place, app, rec.id)
+        })
+        .collect();
+    places.sort_unstable();
+    places
+        .windows(2)
+        .all(|w| (w[0].0, w[0].1, w[0].2, w[0].3) != (w[1].0, w[1].1, w[1].2, w[1].3))
+}
+
+/// Where an authenticator sits among its user's: its type, and its device
+/// and app (device-user), or its identifier (global-user). Two of one user's
+/// authenticators in one place make a snapshot corrupt.
+fn place_of(rec: &Record) -> (AuthenticatorType, &str, &str) {
+    match rec.kind.scope() {
+        Scope::AppUser => (rec.kind, "", ""),
+        Scope::DeviceUser => (
+            rec.kind,
+            rec.device().map(|d| &**d).unwrap_or_default(),
+            rec.instances[0].app.as_deref().unwrap_or_default(),
+        ),
+        Scope::GlobalUser => (rec.kind, rec.identifier().unwrap_or_default(), ""),
+    }
+}
+
+/// Adds one snapshot user, whose authenticators are already checked, to
+/// the index.
+fn add_user(users: &mut Users, u: UserSnapshot, uid: UserId) -> Result<()> {
+    let bad = |m: String| Err(Error::Snapshot(m));
+    let mut seen = HashSet::new();
+    for ident in &u.identifiers {
+        if !seen.insert(ident) {
+            return bad(format!(
+                "user `{}` has identifier {:?} twice",
+                u.id, ident.value
+            ));
+        }
+        users
+            .by_identifier
+            .entry(ident.clone())
+            .or_default()
+            .push(uid.clone());
+    }
+    let mut entry = UserEntry::new(uid);
+    // Collected rather than adopted, so one ID stays inline.
+    entry.authenticators = u.authenticators.iter().copied().collect();
+    entry.set_suspended(u.suspended);
+    if !u.identifiers.is_empty() {
+        *entry.identifiers_mut() = u.identifiers;
+    }
+    if users.map.insert(entry).is_some() {
+        return bad(format!("user `{}` appears twice", u.id));
+    }
+    Ok(())
+}
+
+/// Checks the users against the records (already in `shards`) one listed
+/// ID at a time, naming the first thing wrong, and adds them to the index.
+/// The path for snapshots [`link_in_order`] declines.
+fn link_by_lookup(
+    users: &mut Users,
+    snap_users: Vec<UserSnapshot>,
+    uids: Vec<UserId>,
+    shards: &mut [Shard],
+    record_count: usize,
+) -> Result<()> {
+    let bad = |m: String| Err(Error::Snapshot(m));
+    let index = shard_index;
+    // Each listed ID must be a live record of the listing user and appear
+    // once in that user's list; users are distinct, so the lists are
+    // disjoint, and equal counts mean every record is listed.
+    let mut listed = 0usize;
+    for (u, uid) in snap_users.into_iter().zip(uids) {
+        if users.map.contains_key(&uid) {
+            return bad(format!("user `{}` appears twice", u.id));
+        }
+        for id in &u.authenticators {
+            let Some(rec) = shards[index(id)].records.get_mut(id) else {
+                return bad(format!(
+                    "user `{}` lists authenticator {id}, which is not a live record",
+                    u.id
+                ));
+            };
+            if *rec.user != *u.id {
+                return bad(format!(
+                    "user `{}` lists authenticator {id}, which belongs to `{}`",
+                    u.id, rec.user
+                ));
+            }
+            // Share one allocation per user ID between the index and
+            // the records.
+            rec.user = uid.clone();
+        }
+        let mut slots: HashMap<(AuthenticatorType, &str, &str), AuthenticatorId> = HashMap::new();
+        for id in &u.authenticators {
+            let rec = shards[index(id)]
+                .records
+                .get(id)
+                .expect("checked in the loop above");
+            if u.authenticators.len() > 1
+                && u.authenticators.iter().filter(|a| *a == id).count() > 1
+            {
+                return bad(format!("authenticator {id} is listed twice"));
+            }
+            listed += 1;
+            if rec
+                .instances
+                .iter()
+                .any(|i| i.state.suspended != u.suspended)
             {
                 return bad(format!(
-                    "authenticator {} is not listed under its user `{}`",
-                    rec.id, rec.user
+                    "authenticator {id} does not match its user's suspension (user suspended: {})",
+                    u.suspended
+                ));
+            }
+            if u.authenticators.len() == 1 {
+                continue;
+            }
+            if let Some(other) = slots.insert(place_of(rec), *id) {
+                return bad(format!(
+                    "user `{}` has two {} authenticators in the same place ({other} and {id})",
+                    u.id, rec.kind
                 ));
             }
         }
-        self.apps.write().extend(apps);
-        Ok((users, shards))
+        drop(slots);
+        add_user(users, u, uid)?;
+    }
+    if listed != record_count {
+        let all: IdSet = users
+            .map
+            .values()
+            .flat_map(|e| e.authenticators.iter().copied())
+            .collect();
+        if let Some(rec) = shards
+            .iter()
+            .flat_map(|s| s.records.values())
+            .find(|r| !all.contains(&r.id))
+        {
+            return bad(format!(
+                "authenticator {} is not listed under its user `{}`",
+                rec.id, rec.user
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::*;
+
+    /// A restored engine is as compact as the one that wrote the snapshot:
+    /// a lone instance and a lone authenticator ID stay inline rather than
+    /// in the buffers the JSON reader grew.
+    #[test]
+    fn restored_records_and_users_keep_their_inline_storage() {
+        let policies = PolicyDocument::parse("[policies.password]\nmax_failures = 3\n").unwrap();
+        let a = Engine::new(policies.clone());
+        let id = a
+            .register(&Registration::new(
+                "alice",
+                AuthenticatorType::Password,
+                "web",
+            ))
+            .unwrap();
+        let b = Engine::new(policies);
+        b.restore_json(&a.snapshot_json()).unwrap();
+        let shard = b.shard(&id).read();
+        let rec = shard.records.get(&id).unwrap();
+        assert!(!rec.instances.spilled());
+        let users = b.users.read();
+        assert!(!users.map.get("alice").unwrap().authenticators.spilled());
     }
 }

@@ -268,3 +268,110 @@ fn corrupt_or_foreign_snapshots_are_refused_and_change_nothing() {
     }
     assert!(g.check(&id, "web").is_allowed());
 }
+
+/// Enough users that a restore reads and links on two threads (users
+/// with one password, users with a password and device PINs, suspended
+/// users, locked authenticators).
+fn large_engine() -> Fixture {
+    let f = engine_with(SIMPLE);
+    for i in 0..3_000 {
+        let user = format!("user-{i:05}");
+        let pw = f.register(&user, AuthenticatorType::Password, "web");
+        if i % 3 == 0 {
+            f.register_device(&user, AuthenticatorType::Pin, "bank", "phone");
+            f.register_device(&user, AuthenticatorType::Pin, "bank", "tablet");
+        }
+        if i % 7 == 0 {
+            f.fail_n(&pw, "web", 3);
+        }
+        if i % 11 == 0 {
+            f.engine
+                .suspend_user(&user, &Fixture::admin(), None)
+                .unwrap();
+        }
+    }
+    f
+}
+
+#[test]
+fn a_large_snapshot_restores_the_same_state_in_any_record_order() {
+    let f = large_engine();
+    let json = f.engine.snapshot_json();
+    let want = f.engine.snapshot();
+    assert!(want.records.len() > 4_096, "large enough for two threads");
+    // As written (records by ID), and with the records reversed, which
+    // takes the record-by-record path.
+    let mut reversed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    reversed["records"].as_array_mut().unwrap().reverse();
+    for text in [json, reversed.to_string()] {
+        let g = engine_with(SIMPLE);
+        g.engine.restore_json(&text).unwrap();
+        assert_eq!(g.engine.snapshot(), want);
+        g.clock.set(f.now());
+        for user in ["user-00000", "user-01001", "user-02999"] {
+            assert_eq!(
+                g.engine.authenticators(user).unwrap(),
+                f.engine.authenticators(user).unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_large_snapshot_with_one_bad_link_is_refused_and_changes_nothing() {
+    let f = large_engine();
+    let good: serde_json::Value = serde_json::from_str(&f.engine.snapshot_json()).unwrap();
+    let g = engine_with(SIMPLE);
+    let id = g.register("zed", AuthenticatorType::Password, "web");
+    let before = g.engine.snapshot();
+    let records = good["records"].as_array().unwrap();
+    let last = records.len() - 1;
+    // The last record (read by the second thread) names another user.
+    let mut stolen = good.clone();
+    stolen["records"][last]["user"] = "user-00001".into();
+    // A suspended user's authenticator that is not suspended.
+    let mut unsuspended = good.clone();
+    let suspended_user = good["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rposition(|u| u["suspended"] == true)
+        .unwrap();
+    let their_id = good["users"][suspended_user]["authenticators"][0].clone();
+    let pos = records.iter().position(|r| r["id"] == their_id).unwrap();
+    for inst in unsuspended["records"][pos]["instances"]
+        .as_array_mut()
+        .unwrap()
+    {
+        inst["state"].as_object_mut().unwrap().remove("suspended");
+    }
+    // Two of one user's PINs on one device.
+    let mut same_place = good.clone();
+    for r in same_place["records"].as_array_mut().unwrap() {
+        if r["kind"] == "pin" && r["device"] == "tablet" && r["user"] == "user-02997" {
+            r["device"] = "phone".into();
+        }
+    }
+    // A user listed twice.
+    let mut user_twice = good.clone();
+    let users = user_twice["users"].as_array_mut().unwrap();
+    let copy = users[10].clone();
+    users[10]["authenticators"] = serde_json::json!([]);
+    users.push(copy);
+    let cases = [
+        (stolen, "which belongs to"),
+        (unsuspended, "does not match its user's suspension"),
+        (same_place, "in the same place"),
+        (user_twice, "appears twice"),
+    ];
+    for (text, why) in cases {
+        let err = g.engine.restore_json(&text.to_string()).unwrap_err();
+        assert!(err.to_string().contains(why), "expected `{why}` in `{err}`");
+        assert_eq!(
+            g.engine.snapshot(),
+            before,
+            "a refused snapshot changed the engine"
+        );
+    }
+    assert!(g.check(&id, "web").is_allowed());
+}
