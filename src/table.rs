@@ -70,18 +70,28 @@ impl<V: Keyed, S: BuildHasher> Table<V, S> {
     }
 
     /// Adds `value`, replacing (and returning) an entry with the same key.
+    /// The key is hashed once and its probe run walked once.
     pub(crate) fn insert(&mut self, value: V) -> Option<V> {
-        if let Some(i) = self.find(value.key()) {
-            return Some(std::mem::replace(&mut self.items[i], value));
-        }
         let pos = u32::try_from(self.items.len())
             .expect("a table holds fewer than 2^32 entries (memory runs out long before)");
         let hash = self.hasher.hash_one(value.key());
-        self.items.push(value);
         let (items, hasher) = (&self.items, &self.hasher);
-        self.index
-            .insert_unique(hash, pos, |&i| hasher.hash_one(items[i as usize].key()));
-        None
+        let entry = self.index.entry(
+            hash,
+            |&i| items[i as usize].key() == value.key(),
+            |&i| hasher.hash_one(items[i as usize].key()),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => {
+                let i = *e.get() as usize;
+                Some(std::mem::replace(&mut self.items[i], value))
+            }
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(pos);
+                self.items.push(value);
+                None
+            }
+        }
     }
 
     /// Makes room for `additional` more entries.
