@@ -128,7 +128,9 @@ fn main() -> Result<()> {
             drop(engine);
             // Each restored engine is kept until the timing ends, so that
             // dropping one is not timed.
-            let fresh: Vec<Engine> = (0..3).map(|_| self::engine(Arc::new(NoHistory)).0).collect();
+            let fresh: Vec<Engine> = (0..3)
+                .map(|_| self::engine(Arc::new(NoHistory)).0)
+                .collect();
             let t = Instant::now();
             for e in &fresh {
                 e.restore_json(&json)?;

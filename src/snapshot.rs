@@ -426,7 +426,12 @@ fn build_shards(
     let bad = |m: String| Err(Error::Snapshot(m));
     let index = shard_index;
     let mut shards: Vec<Shard> = (0..shard_count).map(|_| Shard::default()).collect();
-    let per_shard = records.len() / shard_count + records.len() / (4 * shard_count) + 1;
+    // IDs spread evenly over the shards, so a shard's count varies by about
+    // the square root of the mean: room for four times that fits every shard
+    // but in freak cases (which then grow as registration does) without
+    // leaving a quarter of each shard's memory unused.
+    let mean = records.len() / shard_count;
+    let per_shard = mean + 4 * mean.isqrt() + 16;
     for s in &mut shards {
         s.records.reserve(per_shard);
     }
