@@ -11,7 +11,8 @@
 //! Operations: `check_random` (1M passwords, uniformly random `check`),
 //! `record_failure` (one hot password, history on), `lock_unlock`,
 //! `snapshot` (save and restore at 1M), `restore` (three restores of one
-//! snapshot at 1M, each into a fresh engine). Prints the mean time per operation.
+//! snapshot at 1M, each into a fresh engine). Prints the mean time per
+//! operation.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
