@@ -165,24 +165,33 @@ impl Snapshot {
                 .collect()
         }
         let (u_mid, r_mid) = (users.len() / 2, records.len() / 2);
-        let ((users_a, records_a), (users_b, records_b)) = std::thread::scope(|s| {
-            let other = s.spawn(|| {
-                (
-                    read_all::<UserSnapshot>("user", 0, &users[..u_mid]),
-                    read_all::<Record>("record", 0, &records[..r_mid]),
-                )
-            });
-            let mine = (
+        let first = || {
+            (
+                read_all::<UserSnapshot>("user", 0, &users[..u_mid]),
+                read_all::<Record>("record", 0, &records[..r_mid]),
+            )
+        };
+        let second = || {
+            (
                 read_all::<UserSnapshot>("user", u_mid, &users[u_mid..]),
                 read_all::<Record>("record", r_mid, &records[r_mid..]),
-            );
-            // Parsing does not panic; if it did, the error says so.
-            let theirs = other.join().unwrap_or_else(|_| {
-                let why = || Error::Snapshot("corrupt snapshot: a parser failed".into());
-                (Err(why()), Err(why()))
-            });
-            (theirs, mine)
-        });
+            )
+        };
+        let ((users_a, records_a), (users_b, records_b)) =
+            if users.len() + records.len() >= PARALLEL_FROM {
+                std::thread::scope(|s| {
+                    let other = s.spawn(first);
+                    let mine = second();
+                    // Parsing does not panic; if it did, the error says so.
+                    let theirs = other.join().unwrap_or_else(|_| {
+                        let why = || Error::Snapshot("corrupt snapshot: a parser failed".into());
+                        (Err(why()), Err(why()))
+                    });
+                    (theirs, mine)
+                })
+            } else {
+                (first(), second())
+            };
         let mut users = users_a?;
         users.extend(users_b?);
         let mut records = records_a?;
@@ -404,8 +413,9 @@ impl Engine {
     }
 }
 
-/// Below this many records a snapshot is read and rebuilt on the calling
-/// thread alone; above it, on two.
+/// Below this many records (users and records, for reading) a snapshot is
+/// read and rebuilt on the calling thread alone; above it, on two, since a
+/// thread costs more to start than a small snapshot takes to read.
 const PARALLEL_FROM: usize = 4096;
 
 /// The result of a scoped thread; a panic in it (which none of the
@@ -674,7 +684,6 @@ fn link_by_lookup(
                 ));
             }
         }
-        drop(slots);
         add_user(users, u, uid)?;
     }
     if listed != record_count {
