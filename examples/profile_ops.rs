@@ -13,6 +13,10 @@
 //! `snapshot` (save and restore at 1M), `restore` (three restores of one
 //! snapshot at 1M, each into a fresh engine). Prints the mean time per
 //! operation.
+//!
+//! `record_failure` and `lock_unlock` keep the newest 2^20 events in memory,
+//! as the benchmarks do; `PROFILE_HISTORY=none` runs them with no history
+//! and `PROFILE_HISTORY=small` with a 1,024-event one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,7 +63,16 @@ fn report(what: &str, n: u64, t: Instant) {
 
 fn main() -> Result<()> {
     let op = std::env::args().nth(1).unwrap_or_default();
-    let bounded = || Arc::new(MemoryHistory::bounded(1 << 20));
+    // The sink of `record_failure` and `lock_unlock`: the benchmark's
+    // bounded in-memory history unless PROFILE_HISTORY says otherwise, so
+    // that the history's share of a call can be measured.
+    let bounded = || -> Arc<dyn EventSink> {
+        match std::env::var("PROFILE_HISTORY").as_deref() {
+            Ok("none") => Arc::new(NoHistory),
+            Ok("small") => Arc::new(MemoryHistory::bounded(1 << 10)),
+            _ => Arc::new(MemoryHistory::bounded(1 << 20)),
+        }
+    };
     match op.as_str() {
         "check_random" => {
             let (engine, _) = engine(Arc::new(NoHistory));

@@ -92,6 +92,10 @@ pub(crate) fn shard_full(id: &AuthenticatorId) -> Error {
 pub(crate) struct Shard {
     pub(crate) records: RecordTable,
     pub(crate) deleted: IdSet,
+    /// An empty event buffer kept from the last call that moved its events
+    /// into the sink, so that the next call on this shard does not allocate
+    /// one. Used only under the shard's write lock.
+    pub(crate) spare_events: Vec<Event>,
 }
 
 /// A kind of user identifier (SPEC §1).
@@ -421,6 +425,7 @@ impl EngineBuilder {
             clock: self.clock,
             ids: self.ids,
             sink: self.sink,
+            observed: std::sync::atomic::AtomicBool::new(self.observer.is_some()),
             observer: RwLock::new(self.observer),
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             users: RwLock::new(Users::default()),
@@ -472,6 +477,9 @@ pub struct Engine {
     ids: Arc<dyn IdGenerator>,
     pub(crate) sink: Arc<dyn EventSink>,
     observer: RwLock<Option<Arc<dyn Observer>>>,
+    /// Whether `observer` holds one, so that a lock change with no observer
+    /// set takes no lock to find that out.
+    observed: std::sync::atomic::AtomicBool,
     pub(crate) shards: Box<[RwLock<Shard>]>,
     pub(crate) users: RwLock<Users>,
     pub(crate) seq: AtomicU64,
@@ -549,7 +557,9 @@ impl Engine {
 
     /// Sets or removes the observer of lock changes.
     pub fn set_observer(&self, observer: Option<Arc<dyn Observer>>) {
-        *self.observer.write() = observer;
+        let mut slot = self.observer.write();
+        self.observed.store(observer.is_some(), Ordering::Release);
+        *slot = observer;
     }
 
     #[inline]
@@ -582,9 +592,10 @@ impl Engine {
             return Ok(());
         };
         let n = events.len();
-        self.sink
-            .append_owned(std::mem::take(events))
-            .map_err(|why| self.sink_failed(base, n, &why))
+        let stored = self.sink.append_owned(events);
+        // The sink empties the buffer; whatever it left is not ours to keep.
+        events.clear();
+        stored.map_err(|why| self.sink_failed(base, n, &why))
     }
 
     /// Numbers `events` consecutively; the number before the first, or
@@ -659,7 +670,9 @@ impl Engine {
         if self.store.is_some() {
             self.maybe_compact();
         }
-        if !events.iter().any(|e| e.action.is_lock_change()) {
+        if !self.observed.load(Ordering::Acquire)
+            || !events.iter().any(|e| e.action.is_lock_change())
+        {
             return;
         }
         let observer = self.observer.read().clone();
@@ -716,7 +729,14 @@ impl Engine {
             actor,
             policy: self.policies.policy(rec.kind, app),
         };
-        let mut applied = transition::apply(rec, &ctx, cmd)?;
+        let mut applied = Applied {
+            events: std::mem::take(&mut shard.spare_events),
+            ..Applied::default()
+        };
+        if let Err(e) = transition::apply_into(rec, &ctx, cmd, &mut applied) {
+            shard.spare_events = applied.events;
+            return Err(e);
+        }
         if applied.removed {
             shard.records.remove(id);
             shard.deleted.insert(*id);
@@ -725,6 +745,9 @@ impl Engine {
             self.emit(&mut applied.events)?;
         } else {
             self.emit_passing(&mut applied.events)?;
+            if applied.events.is_empty() {
+                shard.spare_events = std::mem::take(&mut applied.events);
+            }
         }
         Ok(applied)
     }

@@ -260,11 +260,13 @@ pub trait EventSink: Send + Sync {
     /// now holds a change its sink does not.
     fn append(&self, events: &[Event]) -> Result<(), String>;
     /// [`EventSink::append`] for events the engine no longer needs: the
-    /// same contract, but by value, so that a sink that keeps events (such
-    /// as [`MemoryHistory`]) moves them rather than copying them. The
-    /// default copies through `append`.
-    fn append_owned(&self, events: Vec<Event>) -> Result<(), String> {
-        self.append(&events)
+    /// same contract, but the sink may take the events out of `events`, so
+    /// that a sink that keeps them (such as [`MemoryHistory`]) moves them
+    /// rather than copying them. The engine empties the vector afterwards
+    /// and reuses its buffer for the next call. The default stores them
+    /// through `append`.
+    fn append_owned(&self, events: &mut Vec<Event>) -> Result<(), String> {
+        self.append(events)
     }
     /// Every stored event, in sequence order (empty for a sink that does not
     /// keep events).
@@ -341,6 +343,14 @@ impl MemoryHistory {
 }
 
 impl MemoryHistory {
+    /// Drops the oldest events so that `incoming` more fit in the limit.
+    fn make_room(&self, events: &mut VecDeque<Event>, incoming: usize) {
+        if let Some(limit) = self.limit {
+            let excess = (events.len() + incoming).saturating_sub(limit);
+            events.drain(..excess.min(events.len()));
+        }
+    }
+
     /// Drops the oldest events beyond the limit.
     fn trim(&self, events: &mut VecDeque<Event>) {
         if let Some(limit) = self.limit {
@@ -364,6 +374,7 @@ impl EventSink for MemoryHistory {
             .rposition(|e| e.seq < first.seq)
             .map_or(0, |p| p + 1);
         if pos == events.len() {
+            self.make_room(&mut events, batch.len());
             events.extend(batch.iter().cloned());
         } else {
             for (i, e) in batch.iter().enumerate() {
@@ -374,7 +385,7 @@ impl EventSink for MemoryHistory {
         Ok(())
     }
 
-    fn append_owned(&self, batch: Vec<Event>) -> Result<(), String> {
+    fn append_owned(&self, batch: &mut Vec<Event>) -> Result<(), String> {
         let Some(first) = batch.first() else {
             return Ok(());
         };
@@ -384,9 +395,13 @@ impl EventSink for MemoryHistory {
             .rposition(|e| e.seq < first.seq)
             .map_or(0, |p| p + 1);
         if pos == events.len() {
-            events.extend(batch);
+            // Make room first, so that a full bounded buffer writes each new
+            // event into the slot its oldest one just left (memory already
+            // in cache) and never grows past its limit.
+            self.make_room(&mut events, batch.len());
+            events.extend(batch.drain(..));
         } else {
-            for (i, e) in batch.into_iter().enumerate() {
+            for (i, e) in batch.drain(..).enumerate() {
                 events.insert(pos + i, e);
             }
         }
@@ -473,4 +488,81 @@ pub fn history_from_json(text: &str) -> crate::Result<(String, Vec<Event>)> {
         )));
     }
     Ok((env.tenant, env.events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> Event {
+        Event {
+            seq,
+            time: Timestamp::from_secs(seq as i64),
+            tenant: "t".into(),
+            app: Some("web".into()),
+            actor: Actor::System,
+            user: "u".into(),
+            authenticator: None,
+            action: Action::LockExpired,
+            reason: None,
+            before: None,
+            after: None,
+        }
+    }
+
+    fn seqs(h: &MemoryHistory) -> Vec<u64> {
+        h.events().iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn a_bounded_history_keeps_the_newest_events_whichever_way_they_arrive() {
+        for owned in [false, true] {
+            let h = MemoryHistory::bounded(3);
+            let mut next = 1;
+            for batch in [1, 2, 1, 3, 2] {
+                let mut events: Vec<Event> = (next..next + batch).map(event).collect();
+                next += batch;
+                if owned {
+                    h.append_owned(&mut events).unwrap();
+                    assert!(events.is_empty(), "the events were moved out");
+                } else {
+                    h.append(&events).unwrap();
+                }
+                assert!(h.len() <= 3);
+            }
+            assert_eq!(seqs(&h), [7, 8, 9], "owned: {owned}");
+            // A batch larger than the limit keeps its own newest events.
+            let mut big: Vec<Event> = (10..15).map(event).collect();
+            if owned {
+                h.append_owned(&mut big).unwrap();
+            } else {
+                h.append(&big).unwrap();
+            }
+            assert_eq!(seqs(&h), [12, 13, 14], "owned: {owned}");
+        }
+    }
+
+    #[test]
+    fn a_late_batch_is_put_in_sequence_order_before_trimming() {
+        for owned in [false, true] {
+            let h = MemoryHistory::bounded(4);
+            h.append(&[event(1), event(2), event(5)]).unwrap();
+            let mut late = vec![event(3), event(4)];
+            if owned {
+                h.append_owned(&mut late).unwrap();
+            } else {
+                h.append(&late).unwrap();
+            }
+            assert_eq!(seqs(&h), [2, 3, 4, 5], "owned: {owned}");
+        }
+    }
+
+    #[test]
+    fn an_unbounded_history_keeps_everything() {
+        let h = MemoryHistory::new();
+        let mut events: Vec<Event> = (1..=1000).map(event).collect();
+        h.append_owned(&mut events).unwrap();
+        h.append(&[event(1001)]).unwrap();
+        assert_eq!(seqs(&h), (1..=1001).collect::<Vec<_>>());
+    }
 }

@@ -560,8 +560,8 @@ impl EventSink for JournalSink {
         self.memory.append(events)
     }
 
-    fn append_owned(&self, events: Vec<Event>) -> std::result::Result<(), String> {
-        self.write_journal(&events)?;
+    fn append_owned(&self, events: &mut Vec<Event>) -> std::result::Result<(), String> {
+        self.write_journal(events)?;
         self.memory.append_owned(events)
     }
 

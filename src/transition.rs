@@ -423,6 +423,17 @@ fn require(rec: &Record, op: Operation) -> Result<()> {
 /// incremented by the number of events produced.
 pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
     let mut out = Applied::default();
+    apply_into(rec, ctx, cmd, &mut out)?;
+    Ok(out)
+}
+
+/// [`apply`] into `out`, which must hold no events (its event vector may
+/// have capacity left from an earlier call, so that a caller that reuses
+/// one buffer does not allocate per call).
+///
+/// On `Err` the record and `out` are unchanged.
+pub fn apply_into(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command, out: &mut Applied) -> Result<()> {
+    debug_assert!(out.events.is_empty() && out.attempt.is_none() && !out.removed);
     match cmd {
         Command::Suspend { ref reason } | Command::Unsuspend { ref reason } => {
             let target = matches!(cmd, Command::Suspend { .. });
@@ -535,7 +546,7 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
                     operation: op,
                 });
             }
-            apply_to_slot(rec, slot, ctx, cmd, &mut out);
+            apply_to_slot(rec, slot, ctx, cmd, out);
         }
     }
     if !out.events.is_empty() {
@@ -543,15 +554,21 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
         // gives every record the version it had.
         rec.version += out.events.len() as u64;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn normalize(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, out: &mut Vec<Event>) {
     let now = ctx.now;
-    let ec_app = rec.instances[slot]
-        .app
-        .clone()
-        .or_else(|| Some(ctx.app.clone()));
+    let st = &rec.instances[slot].state;
+    let due = st
+        .lock
+        .as_deref()
+        .is_some_and(|l| l.since > now || l.ends_at(now).is_some_and(|end| now >= end))
+        || st.marks.iter().any(|m| m.at > now);
+    if !due {
+        return;
+    }
+    let ec_app = event_app(rec, slot, ctx);
     let inst = &mut rec.instances[slot];
     let before = inst.stored_status();
     let mut rewound = false;
@@ -600,6 +617,13 @@ fn normalize(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, out: &mut Vec<Event>)
             Some(after),
         ));
     }
+}
+
+/// The app an event about `slot` names: the instance's own app, or the
+/// call's app for a global-user authenticator.
+#[inline]
+fn event_app(rec: &Record, slot: usize, ctx: &Ctx<'_>) -> Option<AppId> {
+    Some(rec.instances[slot].app.as_ref().unwrap_or(ctx.app).clone())
 }
 
 fn link_app(rec: &mut Record, ctx: &Ctx<'_>, success: bool) {
@@ -692,10 +716,6 @@ fn count_failure(
 fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out: &mut Applied) {
     let now = ctx.now;
     normalize(rec, slot, ctx, &mut out.events);
-    let ev_app = rec.instances[slot]
-        .app
-        .clone()
-        .or_else(|| Some(ctx.app.clone()));
     let before = rec.instances[slot].stored_status();
     let policy = ctx.policy;
     // The user as actor, built where an event needs it (one reference
@@ -717,7 +737,7 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
                 ctx,
                 user: &rec.user,
                 id: rec.id,
-                app: ev_app.clone(),
+                app: event_app(rec, slot, ctx),
             };
             ec.event_owned($actor, $action, $reason, $b, $a)
         }};

@@ -466,3 +466,64 @@ fn an_observer_may_call_back_into_the_engine() {
     ));
     engine.set_observer(None);
 }
+
+#[test]
+fn an_observer_removed_hears_nothing_and_one_set_again_hears_the_next_change() {
+    use std::sync::{Arc, Mutex};
+    struct Log(Mutex<Vec<&'static str>>);
+    impl Observer for Log {
+        fn on_lock_change(&self, e: &Event) {
+            self.0.lock().unwrap().push(e.action.name());
+        }
+    }
+    let f = engine_with(SIMPLE);
+    let log = Arc::new(Log(Mutex::new(Vec::new())));
+    let pw = f.register("alice", AuthenticatorType::Password, "web");
+    // No observer yet: nothing to tell.
+    f.engine.lock(&pw, "web", &Fixture::admin(), None).unwrap();
+    f.engine.set_observer(Some(log.clone()));
+    f.engine
+        .unlock(&pw, "web", &Fixture::admin(), None)
+        .unwrap();
+    f.engine.set_observer(None);
+    f.engine.lock(&pw, "web", &Fixture::admin(), None).unwrap();
+    f.engine.set_observer(Some(log.clone()));
+    f.engine
+        .unlock(&pw, "web", &Fixture::admin(), None)
+        .unwrap();
+    assert_eq!(*log.0.lock().unwrap(), ["unlocked", "unlocked"]);
+}
+
+#[test]
+fn a_sink_that_leaves_the_events_in_place_gets_each_event_once() {
+    use std::sync::{Arc, Mutex};
+    // Implements only `append`, so the engine's buffer comes back full from
+    // `append_owned`; the next call must not send those events again.
+    #[derive(Default)]
+    struct Seqs(Mutex<Vec<u64>>);
+    impl EventSink for Seqs {
+        fn append(&self, events: &[Event]) -> std::result::Result<(), String> {
+            self.0.lock().unwrap().extend(events.iter().map(|e| e.seq));
+            Ok(())
+        }
+        fn events(&self) -> Vec<Event> {
+            Vec::new()
+        }
+    }
+    let sink = Arc::new(Seqs::default());
+    let engine = Engine::builder(PolicyDocument::parse(SIMPLE).unwrap())
+        .clock(FakeClock::at(Timestamp::from_millis(T0)))
+        .history(sink.clone())
+        .build();
+    let pw = engine
+        .register(&Registration::new(
+            "alice",
+            AuthenticatorType::Password,
+            "web",
+        ))
+        .unwrap();
+    engine.record_failure(&pw, &Attempt::in_app("web")).unwrap();
+    engine.record_success(&pw, &Attempt::in_app("web")).unwrap();
+    engine.record_failure(&pw, &Attempt::in_app("web")).unwrap();
+    assert_eq!(*sink.0.lock().unwrap(), [1, 2, 3, 4]);
+}
