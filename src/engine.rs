@@ -729,8 +729,13 @@ impl Engine {
             actor,
             policy: self.policies.policy(rec.kind, app),
         };
+        let mut events = std::mem::take(&mut shard.spare_events);
+        if events.capacity() == 0 {
+            // Room for the usual one or two events, without growing.
+            events.reserve_exact(2);
+        }
         let mut applied = Applied {
-            events: std::mem::take(&mut shard.spare_events),
+            events,
             ..Applied::default()
         };
         if let Err(e) = transition::apply_into(rec, &ctx, cmd, &mut applied) {
