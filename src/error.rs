@@ -102,7 +102,18 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Checks a host-supplied identifier (user, app, device, identifier value).
+#[inline]
 pub(crate) fn check_name(what: &'static str, value: &str) -> Result<()> {
+    // The common case, a short printable ASCII name, in one pass over the
+    // bytes; anything else takes the full check and its precise message.
+    if value.len() <= 256 && !value.is_empty() && value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Ok(());
+    }
+    check_name_slow(what, value)
+}
+
+#[cold]
+fn check_name_slow(what: &'static str, value: &str) -> Result<()> {
     const MAX: usize = 256;
     if value.is_empty() {
         return Err(Error::InvalidArgument {
@@ -126,4 +137,53 @@ pub(crate) fn check_name(what: &'static str, value: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    /// The rule the fast path must agree with: not empty, at most 256
+    /// bytes, no control character (Unicode category Cc).
+    fn reference(value: &str) -> bool {
+        !value.is_empty() && value.len() <= 256 && !value.chars().any(char::is_control)
+    }
+
+    #[test]
+    fn names_are_accepted_exactly_when_the_rule_allows() {
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "web".into(),
+            "a b".into(),
+            "x".repeat(256),
+            "x".repeat(257),
+            "é".repeat(128),
+            "é".repeat(129),
+            "tab\there".into(),
+            "del\u{7f}".into(),
+            "next line\u{85}".into(),
+            "c1 \u{9f}".into(),
+            "nbsp\u{a0}".into(),
+            "日本".into(),
+            "\0".into(),
+        ];
+        // Every one-character name and every character after a prefix.
+        for c in (0u32..0x300).filter_map(char::from_u32) {
+            cases.push(c.to_string());
+            cases.push(format!("app-{c}"));
+        }
+        for v in &cases {
+            let got = check_name("app", v);
+            assert_eq!(got.is_ok(), reference(v), "{v:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_name_says_why() {
+        let why = |v: &str| check_name("app", v).unwrap_err().to_string();
+        assert!(why("").contains("it is empty"), "{}", why(""));
+        assert!(why(&"x".repeat(300)).contains("300 bytes long"));
+        assert!(why("a\u{7f}").contains("control characters"));
+        assert!(why("a\u{85}").contains("control characters"));
+    }
 }

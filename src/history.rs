@@ -347,7 +347,9 @@ impl MemoryHistory {
     fn make_room(&self, events: &mut VecDeque<Event>, incoming: usize) {
         if let Some(limit) = self.limit {
             let excess = (events.len() + incoming).saturating_sub(limit);
-            events.drain(..excess.min(events.len()));
+            for _ in 0..excess.min(events.len()) {
+                events.pop_front();
+            }
         }
     }
 
@@ -399,7 +401,9 @@ impl EventSink for MemoryHistory {
             // event into the slot its oldest one just left (memory already
             // in cache) and never grows past its limit.
             self.make_room(&mut events, batch.len());
-            events.extend(batch.drain(..));
+            for e in batch.drain(..) {
+                events.push_back(e);
+            }
         } else {
             for (i, e) in batch.drain(..).enumerate() {
                 events.insert(pos + i, e);
