@@ -2256,7 +2256,7 @@ fn action_of(action: &Action) -> (authlock_event_action, authlock_lock_kind, Opt
     use authlock_event_action as A;
     let none = authlock_lock_kind::None;
     match action {
-        Action::Registered { .. } => (A::Registered, none, None),
+        Action::Registered(_) => (A::Registered, none, None),
         Action::Failure { .. } => (A::Failure, none, None),
         Action::Success { .. } => (A::Success, none, None),
         Action::Reserved { .. } => (A::Reserved, none, None),

@@ -88,22 +88,9 @@ impl Actor {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
     /// A new authenticator ID, or a new app instance of an app-user one.
-    Registered {
-        /// Its type.
-        kind: AuthenticatorType,
-        /// Its device (device-user).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        device: Option<DeviceId>,
-        /// The email / phone / provider account (global-user).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        identifier: Option<Arc<str>>,
-        /// Credential metadata (a passkey's public key).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        public_key: Option<Arc<str>>,
-        /// The device-user instance this registration replaces.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        replaces: Option<AuthenticatorId>,
-    },
+    /// Its details are boxed: registrations are rare, and a small action
+    /// keeps every event small.
+    Registered(Box<Registered>),
     /// A failed attempt. `counted` is false for a repeated wrong secret.
     Failure {
         /// The wrong secret's fingerprint.
@@ -185,7 +172,7 @@ impl Action {
     /// A short name for the action (`failure`, `locked`, ...).
     pub fn name(&self) -> &'static str {
         match self {
-            Action::Registered { .. } => "registered",
+            Action::Registered(_) => "registered",
             Action::Failure { .. } => "failure",
             Action::Success { .. } => "success",
             Action::Reserved { .. } => "reserved",
@@ -213,6 +200,39 @@ impl Action {
                 | Action::LockRefunded
                 | Action::Unlocked { cleared_lock: true }
         )
+    }
+}
+
+/// What a registration recorded ([`Action::Registered`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    /// Its type.
+    pub kind: AuthenticatorType,
+    /// Its device (device-user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceId>,
+    /// The email / phone / provider account (global-user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<Arc<str>>,
+    /// Credential metadata (a passkey's public key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<Arc<str>>,
+    /// The device-user instance this registration replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<AuthenticatorId>,
+}
+
+impl Registered {
+    /// A registration of `kind` with no device, identifier, public key or
+    /// replaced instance.
+    pub fn of(kind: AuthenticatorType) -> Registered {
+        Registered {
+            kind,
+            device: None,
+            identifier: None,
+            public_key: None,
+            replaces: None,
+        }
     }
 }
 
@@ -559,6 +579,29 @@ mod tests {
             }
             assert_eq!(seqs(&h), [2, 3, 4, 5], "owned: {owned}");
         }
+    }
+
+    #[test]
+    fn a_registration_is_written_flat_and_read_back() {
+        let mut e = event(1);
+        e.action = Action::Registered(Box::new(Registered {
+            device: Some("phone".into()),
+            ..Registered::of(AuthenticatorType::Pin)
+        }));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["action"]["type"], "registered");
+        assert_eq!(json["action"]["kind"], "pin");
+        assert_eq!(json["action"]["device"], "phone");
+        assert!(json["action"].get("identifier").is_none());
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
+        // Absent optional fields read as none.
+        let plain: Action =
+            serde_json::from_str(r#"{"type":"registered","kind":"password"}"#).unwrap();
+        assert_eq!(
+            plain,
+            Action::Registered(Box::new(Registered::of(AuthenticatorType::Password)))
+        );
     }
 
     #[test]

@@ -72,8 +72,8 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use helpdesk::{AccountRef, Helpdesk, HelpdeskConfig, HelpdeskError, Permission, PolicyMode};
 pub use history::{
-    Action, Actor, Event, EventSink, MemoryHistory, NoHistory, UserHistory, history_from_json,
-    history_to_json,
+    Action, Actor, Event, EventSink, MemoryHistory, NoHistory, Registered, UserHistory,
+    history_from_json, history_to_json,
 };
 pub use ids::{AppId, AuthenticatorId, DeviceId, IdGenerator, RandomIds, SeededIds, UserId};
 pub use journey::{

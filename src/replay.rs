@@ -11,8 +11,8 @@
 
 use crate::engine::{Engine, Registration};
 use crate::error::{Error, Result};
-use crate::history::Action;
 use crate::history::Event;
+use crate::history::{Action, Registered};
 use crate::record::LockKind;
 use crate::transition::Command;
 
@@ -48,7 +48,7 @@ pub(crate) fn replay_into(engine: &Engine, events: &[Event]) -> Result<()> {
                 },
                 Some(next),
             ) if next.authenticator == Some(*new)
-                && matches!(next.action, Action::Registered { .. }) =>
+                && matches!(next.action, Action::Registered(_)) =>
             {
                 next
             }
@@ -108,13 +108,14 @@ fn apply_one(engine: &Engine, e: &Event) -> Result<()> {
             .map(|_| ())
     };
     match &e.action {
-        Action::Registered {
-            kind,
-            device,
-            identifier,
-            public_key,
-            ..
-        } => {
+        Action::Registered(r) => {
+            let Registered {
+                kind,
+                device,
+                identifier,
+                public_key,
+                ..
+            } = &**r;
             let id = need_id()?;
             if kind.supports(crate::types::Operation::Register) {
                 let reg = Registration {

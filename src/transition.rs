@@ -40,7 +40,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::history::{Action, Actor, Event};
+use crate::history::{Action, Actor, Event, Registered};
 use crate::ids::{AppId, AuthenticatorId, DeviceId, UserId};
 use crate::policy::Policy;
 use crate::record::{
@@ -392,13 +392,13 @@ pub fn new_record(
     }
     .event(
         ctx.actor,
-        Action::Registered {
+        Action::Registered(Box::new(Registered {
             kind,
             device,
             identifier,
             public_key,
             replaces,
-        },
+        })),
         None,
         None,
         Some(status),
@@ -498,13 +498,7 @@ pub fn apply_into(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command, out: &mut Appli
             };
             out.events.push(ec.event_owned(
                 ctx.actor.clone(),
-                Action::Registered {
-                    kind: rec.kind,
-                    device: None,
-                    identifier: None,
-                    public_key: None,
-                    replaces: None,
-                },
+                Action::Registered(Box::new(Registered::of(rec.kind))),
                 None,
                 None,
                 Some(after),

@@ -583,19 +583,22 @@ impl From<crate::Action> for Action {
         use crate::Action as C;
         let bytes = |f: Option<crate::Fingerprint>| f.map(|f| f.as_bytes().to_vec());
         match a {
-            C::Registered {
-                kind,
-                device,
-                identifier,
-                public_key,
-                replaces,
-            } => Action::Registered {
-                kind: kind.into(),
-                device: opt_string(device),
-                identifier: opt_string(identifier),
-                public_key: opt_string(public_key),
-                replaces: replaces.map(|id| id.to_string()),
-            },
+            C::Registered(r) => {
+                let crate::history::Registered {
+                    kind,
+                    device,
+                    identifier,
+                    public_key,
+                    replaces,
+                } = *r;
+                Action::Registered {
+                    kind: kind.into(),
+                    device: opt_string(device),
+                    identifier: opt_string(identifier),
+                    public_key: opt_string(public_key),
+                    replaces: replaces.map(|id| id.to_string()),
+                }
+            }
             C::Failure {
                 fingerprint,
                 counted,

@@ -676,13 +676,13 @@ impl Model {
         self.emit(
             ri,
             app,
-            Action::Registered {
+            Action::Registered(Box::new(authlock::Registered {
                 kind,
                 device: device.map(Into::into),
                 identifier: identifier.map(Into::into),
                 public_key: None,
                 replaces,
-            },
+            })),
             None,
             None,
             Some(status),
@@ -769,13 +769,13 @@ impl Model {
                     self.emit(
                         ri,
                         Some(app),
-                        Action::Registered {
+                        Action::Registered(Box::new(authlock::Registered {
                             kind,
                             device: None,
                             identifier: None,
                             public_key: None,
                             replaces: None,
-                        },
+                        })),
                         None,
                         None,
                         Some(status),
@@ -853,13 +853,13 @@ impl Model {
         self.emit(
             ri,
             Some(app),
-            Action::Registered {
+            Action::Registered(Box::new(authlock::Registered {
                 kind,
                 device: device.map(Into::into),
                 identifier: None,
                 public_key: None,
                 replaces,
-            },
+            })),
             None,
             None,
             Some(status),

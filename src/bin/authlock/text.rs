@@ -526,9 +526,9 @@ pub fn user_history(out: &mut String, u: &UserReport, t: &Times, labels: &Labels
 
 fn event_line(e: &Event, t: &Times, labels: &Labels) -> String {
     let what = match &e.action {
-        Action::Registered { kind, device, .. } => match device {
-            Some(d) => format!("registered {kind} on {d}"),
-            None => format!("registered {kind}"),
+        Action::Registered(r) => match &r.device {
+            Some(d) => format!("registered {} on {d}", r.kind),
+            None => format!("registered {}", r.kind),
         },
         Action::Failure { counted, .. } => {
             if *counted {
