@@ -150,31 +150,35 @@ impl Snapshot {
         let users = raw.users.ok_or_else(|| missing("users"))?;
         let records = raw.records.ok_or_else(|| missing("records"))?;
         let deleted = raw.deleted.ok_or_else(|| missing("deleted"))?;
+        /// Reads `raws` into a vector with room for `capacity` items (the
+        /// first half's vector is made large enough to take the second
+        /// half without growing, so no reallocation copies the first half
+        /// and touches fresh memory twice).
         fn read_all<T: for<'de> Deserialize<'de>>(
             what: &str,
             offset: usize,
             raws: &[&RawValue],
+            capacity: usize,
         ) -> Result<Vec<T>> {
-            raws.iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    serde_json::from_str(r.get()).map_err(|e| {
-                        Error::Snapshot(format!("corrupt snapshot: {what} {}: {e}", offset + i))
-                    })
-                })
-                .collect()
+            let mut out = Vec::with_capacity(capacity.max(raws.len()));
+            for (i, r) in raws.iter().enumerate() {
+                out.push(serde_json::from_str(r.get()).map_err(|e| {
+                    Error::Snapshot(format!("corrupt snapshot: {what} {}: {e}", offset + i))
+                })?);
+            }
+            Ok(out)
         }
         let (u_mid, r_mid) = (users.len() / 2, records.len() / 2);
         let first = || {
             (
-                read_all::<UserSnapshot>("user", 0, &users[..u_mid]),
-                read_all::<Record>("record", 0, &records[..r_mid]),
+                read_all::<UserSnapshot>("user", 0, &users[..u_mid], users.len()),
+                read_all::<Record>("record", 0, &records[..r_mid], records.len()),
             )
         };
         let second = || {
             (
-                read_all::<UserSnapshot>("user", u_mid, &users[u_mid..]),
-                read_all::<Record>("record", r_mid, &records[r_mid..]),
+                read_all::<UserSnapshot>("user", u_mid, &users[u_mid..], 0),
+                read_all::<Record>("record", r_mid, &records[r_mid..], 0),
             )
         };
         let ((users_a, records_a), (users_b, records_b)) =
