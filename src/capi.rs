@@ -1972,13 +1972,8 @@ fn try_id_named(text: *const c_char, what: &str) -> Result<AuthenticatorId, Fail
     // SAFETY: the header requires a non-NULL string argument to be
     // NUL-terminated and valid for the duration of the call.
     let bytes = unsafe { CStr::from_ptr(ptr.as_ptr()) }.to_bytes();
-    let text = if bytes.is_ascii() {
-        // SAFETY: ASCII is valid UTF-8.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
-    } else {
-        utf8_str(bytes, what)?
-    };
-    text.parse()
+    checked_str(bytes, bytes.is_ascii(), what)?
+        .parse()
         .map_err(|why| Failure::new(authlock_status::InvalidId, why))
 }
 
@@ -2355,7 +2350,15 @@ fn c_str<'a>(ptr: NonNull<c_char>, what: &str) -> Result<&'a str, Failure> {
     }
     // SAFETY: the `len` bytes before the NUL were just read.
     let bytes = unsafe { std::slice::from_raw_parts(start, len) };
-    if high < 0x80 {
+    checked_str(bytes, high < 0x80, what)
+}
+
+/// `bytes` as a string: without validation when the caller found them all
+/// ASCII (`ascii`), else after full UTF-8 validation.
+#[inline(always)]
+fn checked_str<'a>(bytes: &'a [u8], ascii: bool, what: &str) -> Result<&'a str, Failure> {
+    if ascii {
+        debug_assert!(bytes.is_ascii());
         // SAFETY: ASCII is valid UTF-8.
         Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
     } else {
