@@ -363,14 +363,29 @@ impl MemoryHistory {
 }
 
 impl MemoryHistory {
-    /// Drops the oldest events so that `incoming` more fit in the limit.
-    fn make_room(&self, events: &mut VecDeque<Event>, incoming: usize) {
-        if let Some(limit) = self.limit {
-            let excess = (events.len() + incoming).saturating_sub(limit);
-            for _ in 0..excess.min(events.len()) {
-                events.pop_front();
+    /// Adds `event` as the newest. A full bounded history writes it over
+    /// its oldest event, in place, and turns the ring by one: nothing is
+    /// moved out and back, the slot written is the one just freed (in
+    /// cache), and the ring never grows past its limit.
+    fn push_newest(&self, events: &mut VecDeque<Event>, event: Event) {
+        let Some(limit) = self.limit else {
+            events.push_back(event);
+            return;
+        };
+        if events.len() >= limit {
+            if let Some(oldest) = events.front_mut() {
+                *oldest = event;
             }
+            events.rotate_left(1);
+            return;
         }
+        if events.len() == events.capacity() {
+            // Grow towards the limit exactly, so that a full ring fills its
+            // buffer and turning it by one moves no event.
+            let want = (events.capacity() * 2).max(16).min(limit);
+            events.reserve_exact(want - events.len());
+        }
+        events.push_back(event);
     }
 
     /// Drops the oldest events beyond the limit.
@@ -396,8 +411,9 @@ impl EventSink for MemoryHistory {
             .rposition(|e| e.seq < first.seq)
             .map_or(0, |p| p + 1);
         if pos == events.len() {
-            self.make_room(&mut events, batch.len());
-            events.extend(batch.iter().cloned());
+            for e in batch {
+                self.push_newest(&mut events, e.clone());
+            }
         } else {
             for (i, e) in batch.iter().enumerate() {
                 events.insert(pos + i, e.clone());
@@ -417,12 +433,8 @@ impl EventSink for MemoryHistory {
             .rposition(|e| e.seq < first.seq)
             .map_or(0, |p| p + 1);
         if pos == events.len() {
-            // Make room first, so that a full bounded buffer writes each new
-            // event into the slot its oldest one just left (memory already
-            // in cache) and never grows past its limit.
-            self.make_room(&mut events, batch.len());
             for e in batch.drain(..) {
-                events.push_back(e);
+                self.push_newest(&mut events, e);
             }
         } else {
             for (i, e) in batch.drain(..).enumerate() {
@@ -563,6 +575,30 @@ mod tests {
                 h.append(&big).unwrap();
             }
             assert_eq!(seqs(&h), [12, 13, 14], "owned: {owned}");
+        }
+    }
+
+    #[test]
+    fn a_full_ring_turns_many_times_and_still_takes_late_events_in_order() {
+        for limit in [1u64, 37, 100] {
+            let h = MemoryHistory::bounded(limit as usize);
+            for seq in 1..=1000 {
+                if seq % 2 == 0 {
+                    h.append_owned(&mut vec![event(seq)]).unwrap();
+                } else {
+                    h.append(&[event(seq)]).unwrap();
+                }
+                assert_eq!(h.len() as u64, seq.min(limit));
+            }
+            assert_eq!(seqs(&h), (1001 - limit..=1000).collect::<Vec<_>>());
+            // A late event after the ring has turned goes to its place.
+            h.append(&[event(1002)]).unwrap();
+            h.append_owned(&mut vec![event(1001)]).unwrap();
+            assert_eq!(
+                seqs(&h),
+                (1003 - limit..=1002).collect::<Vec<_>>(),
+                "limit {limit}"
+            );
         }
     }
 
