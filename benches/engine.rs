@@ -121,6 +121,61 @@ fn check(c: &mut Criterion) {
     g.finish();
 }
 
+/// A random cycle over `bytes` of memory in 64-byte lines: each step reads
+/// the line whose index the previous read returned, so no read can start
+/// before the one before it ends. That is the cost of one dependent cache
+/// or memory miss over a working set of that size, the floor under any
+/// lookup that must read its entry after finding it.
+struct ReadChain {
+    lines: Vec<[u64; 8]>,
+    at: usize,
+}
+
+impl ReadChain {
+    fn over(bytes: usize) -> ReadChain {
+        let n = (bytes / 64).max(2);
+        // Sattolo's shuffle: one cycle through every line.
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut xs = Xs(0x2545_f491_4f6c_dd1d);
+        for i in (1..n).rev() {
+            let j = xs.next(i);
+            order.swap(i, j);
+        }
+        let mut lines = vec![[0u64; 8]; n];
+        for w in 0..n {
+            lines[order[w]][0] = order[(w + 1) % n] as u64;
+        }
+        ReadChain {
+            lines,
+            at: order[0],
+        }
+    }
+
+    #[inline]
+    fn step(&mut self) -> usize {
+        self.at = self.lines[self.at][0] as usize;
+        self.at
+    }
+}
+
+/// One dependent random read over the memory each side's lookup reads
+/// from, at each size of the `check_random` group: authlock's records
+/// (144 bytes each, the slot index aside) and governor's buckets (a `u64`
+/// key and its 8-byte state). `check` at 1M cannot be faster than the
+/// first; see docs/PERFORMANCE.md.
+fn dependent_read(c: &mut Criterion) {
+    let mut g = c.benchmark_group("dependent_read");
+    for n in [1_000usize, 10_000, 100_000, 1_000_000] {
+        for (name, per) in [("records_144B", 144), ("buckets_16B", 16)] {
+            let mut chain = ReadChain::over(n * per);
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| chain.step())
+            });
+        }
+    }
+    g.finish();
+}
+
 fn record_failure(c: &mut Criterion) {
     let mut g = c.benchmark_group("record_failure");
     // The window is 1 ms and the clock moves 1 ms per failure, so every
@@ -292,6 +347,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = check, record_failure, actions, durability
+    targets = check, dependent_read, record_failure, actions, durability
 }
 criterion_main!(benches);

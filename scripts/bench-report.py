@@ -38,6 +38,8 @@ def table():
     rows = [("check, one hot authenticator", median_ns("check_hot", "authlock"), median_ns("check_hot", "governor"))]
     for n in SIZES:
         rows.append((f"check, random over {n:,}", median_ns("check_random", "authlock", n), median_ns("check_random", "governor", n)))
+    for n in SIZES:
+        rows.append((f"one dependent read over {n:,} records (144 B) / buckets (16 B)", median_ns("dependent_read", "records_144B", n), median_ns("dependent_read", "buckets_16B", n)))
     rows.append(("record_failure, hot (history on)", median_ns("record_failure", "hot", 1), None))
     for n in SIZES:
         rows.append((f"record_failure, random over {n:,}", median_ns("record_failure", "random", n), None))
