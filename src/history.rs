@@ -282,9 +282,12 @@ pub trait EventSink: Send + Sync {
     /// [`EventSink::append`] for events the engine no longer needs: the
     /// same contract, but the sink may take the events out of `events`, so
     /// that a sink that keeps them (such as [`MemoryHistory`]) moves them
-    /// rather than copying them. The engine empties the vector afterwards
-    /// and reuses its buffer for the next call. The default stores them
-    /// through `append`.
+    /// rather than copying them. It may also leave events it no longer
+    /// keeps in their place: a full bounded [`MemoryHistory`] hands back
+    /// the oldest events it evicts, so that they are dropped after its lock
+    /// is released. The engine empties the vector afterwards (dropping
+    /// whatever is in it) and reuses its buffer for the next call. The
+    /// default stores them through `append`.
     fn append_owned(&self, events: &mut Vec<Event>) -> Result<(), String> {
         self.append(events)
     }
@@ -433,8 +436,20 @@ impl EventSink for MemoryHistory {
             .rposition(|e| e.seq < first.seq)
             .map_or(0, |p| p + 1);
         if pos == events.len() {
-            for e in batch.drain(..) {
-                self.push_newest(&mut events, e);
+            if self.limit.is_some_and(|limit| events.len() >= limit) {
+                // Full: each new event changes places with the oldest, and
+                // the ring turns by one. The evicted events go back in
+                // `batch`, which the caller empties outside this lock.
+                for e in batch.iter_mut() {
+                    if let Some(oldest) = events.front_mut() {
+                        std::mem::swap(oldest, e);
+                    }
+                    events.rotate_left(1);
+                }
+            } else {
+                for e in batch.drain(..) {
+                    self.push_newest(&mut events, e);
+                }
             }
         } else {
             for (i, e) in batch.drain(..).enumerate() {
@@ -559,8 +574,16 @@ mod tests {
                 let mut events: Vec<Event> = (next..next + batch).map(event).collect();
                 next += batch;
                 if owned {
+                    let oldest_before = seqs(&h).first().copied();
                     h.append_owned(&mut events).unwrap();
-                    assert!(events.is_empty(), "the events were moved out");
+                    // What is left is what the full ring evicted: its
+                    // oldest events, in order, none of the new ones.
+                    let left: Vec<u64> = events.iter().map(|e| e.seq).collect();
+                    let expected: Vec<u64> = oldest_before
+                        .filter(|_| !left.is_empty())
+                        .map(|o| (o..o + left.len() as u64).collect())
+                        .unwrap_or_default();
+                    assert_eq!(left, expected, "owned: evicted events handed back");
                 } else {
                     h.append(&events).unwrap();
                 }
