@@ -19,7 +19,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
@@ -418,6 +418,9 @@ impl EngineBuilder {
     }
 
     fn build_inner(self, store: Option<Arc<crate::store::JournalSink>>) -> Engine {
+        let failed = store
+            .as_ref()
+            .map_or_else(Default::default, |s| s.failure_flag());
         Engine {
             store,
             tenant: Arc::from(self.policies.tenant()),
@@ -430,7 +433,8 @@ impl EngineBuilder {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             users: RwLock::new(Users::default()),
             seq: AtomicU64::new(0),
-            failed: std::sync::OnceLock::new(),
+            order: Mutex::new(()),
+            failed,
             apps: RwLock::new(HashSet::new()),
         }
     }
@@ -483,7 +487,12 @@ pub struct Engine {
     pub(crate) shards: Box<[RwLock<Shard>]>,
     pub(crate) users: RwLock<Users>,
     pub(crate) seq: AtomicU64,
-    failed: std::sync::OnceLock<String>,
+    /// The event pipeline's lock: events are numbered and handed to the
+    /// sink under it, so the sink receives them in sequence order.
+    order: Mutex<()>,
+    /// Set once a sink (or the store's background flusher) fails to store
+    /// events; shared with the store so that it can stop the engine too.
+    failed: Arc<std::sync::OnceLock<String>>,
     store: Option<Arc<crate::store::JournalSink>>,
     /// One shared copy of each app ID that authenticators are registered
     /// in, so records share it rather than each holding its own.
@@ -568,13 +577,18 @@ impl Engine {
     }
 
     /// Numbers events and writes them to the sink. Call while holding the
-    /// lock that orders them. The events of one call get consecutive
-    /// numbers, so a replay that regenerates them gets the same numbers
-    /// whatever ran in between. A sink failure stops the engine.
+    /// lock that orders them (the record's shard). The events of one call
+    /// get consecutive numbers, so a replay that regenerates them gets the
+    /// same numbers whatever ran in between. Numbering and the hand-over to
+    /// the sink happen under the pipeline's one lock, so the sink receives
+    /// every batch in sequence order, whichever shards they come from. A
+    /// sink failure stops the engine.
     pub(crate) fn emit(&self, events: &mut [Event]) -> Result<()> {
-        let Some(base) = self.number(events) else {
+        if events.is_empty() {
             return Ok(());
-        };
+        }
+        let _order = self.order.lock();
+        let base = self.number(events)?;
         let n = events.len();
         self.sink
             .append(events)
@@ -588,27 +602,34 @@ impl Engine {
         if events.iter().any(|e| e.action.is_lock_change()) {
             return self.emit(events);
         }
-        let Some(base) = self.number(events) else {
+        if events.is_empty() {
             return Ok(());
-        };
+        }
         let n = events.len();
-        let stored = self.sink.append_owned(events);
-        // The sink empties the buffer; whatever it left is not ours to keep.
+        let (base, stored) = {
+            let _order = self.order.lock();
+            let base = self.number(events)?;
+            (base, self.sink.append_owned(events))
+        };
+        // The sink empties the buffer; whatever it left is not ours to keep
+        // (dropped here, outside the pipeline's lock).
         events.clear();
         stored.map_err(|why| self.sink_failed(base, n, &why))
     }
 
-    /// Numbers `events` consecutively; the number before the first, or
-    /// `None` if there are none.
-    fn number(&self, events: &mut [Event]) -> Option<u64> {
-        if events.is_empty() {
-            return None;
-        }
-        let base = self.seq.fetch_add(events.len() as u64, Ordering::SeqCst);
+    /// Numbers `events` (not empty) consecutively after the last event
+    /// numbered; returns the number before the first. Call under the
+    /// pipeline's lock.
+    fn number(&self, events: &mut [Event]) -> Result<u64> {
+        let base = self.seq.load(Ordering::Relaxed);
+        let Some(last) = base.checked_add(events.len() as u64) else {
+            return Err(self.sink_failed(base, events.len(), "event numbers are exhausted"));
+        };
         for (i, e) in events.iter_mut().enumerate() {
             e.seq = base + 1 + i as u64;
         }
-        Some(base)
+        self.seq.store(last, Ordering::Release);
+        Ok(base)
     }
 
     /// Stops the engine after a sink failure, and the error that says so.
@@ -616,8 +637,8 @@ impl Engine {
     fn sink_failed(&self, base: u64, n: usize, why: &str) -> Error {
         let message = format!(
             "events {}..={} could not be stored ({why}); the engine refuses further calls: reopen it from its store",
-            base + 1,
-            base + n as u64
+            base.saturating_add(1),
+            base.saturating_add(n as u64)
         );
         let _ = self.failed.set(message.clone());
         Error::Storage(message)
@@ -664,12 +685,8 @@ impl Engine {
         self.store.as_ref()
     }
 
-    /// Tells the observer about lock changes, and compacts the store when
-    /// due. Call with no lock held.
+    /// Tells the observer about lock changes. Call with no lock held.
     pub(crate) fn notify(&self, events: &[Event]) {
-        if self.store.is_some() {
-            self.maybe_compact();
-        }
         if !self.observed.load(Ordering::Acquire)
             || !events.iter().any(|e| e.action.is_lock_change())
         {

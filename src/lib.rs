@@ -83,7 +83,7 @@ pub use journey::{
 pub use policy::{FieldError, Lockout, Policy, PolicyDocument, PolicyErrors, ThrottleStep};
 pub use record::{Fingerprint, LockKind, Status};
 pub use snapshot::{Snapshot, UserSnapshot};
-pub use store::{Durability, OpenReport, Recovery, StoreOptions};
+pub use store::{Durability, OpenReport, Recovery, StoreOptions, StoreStatus};
 pub use time::{Clock, FakeClock, SystemClock, Timestamp, format_duration, parse_duration};
 pub use transition::{AttemptOutcome, Decision};
 pub use types::{AuthenticatorType, Operation, RegistrationMode, Scope, TypeInfo};

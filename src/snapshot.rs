@@ -322,6 +322,10 @@ impl Engine {
 
     /// Replaces the whole state with `snap`, after checking it completely.
     /// On error the engine is unchanged.
+    ///
+    /// An engine backed by a durable store refuses a restore with
+    /// [`Error::InvalidArgument`]: its state is what its snapshots and
+    /// journal say, and a restore would reset counters without a trace.
     pub fn restore(&self, snap: &Snapshot) -> Result<()> {
         self.restore_owned(snap.clone())
     }
@@ -340,6 +344,17 @@ impl Engine {
     }
 
     fn restore_owned(&self, snap: Snapshot) -> Result<()> {
+        if self.store().is_some() {
+            // A restore would roll the live counters back without a trace
+            // in the journal, and leave a journal that no longer replays.
+            return Err(Error::InvalidArgument {
+                what: "restore",
+                why: "this engine is backed by a durable store, whose state is its snapshots and journal: \
+                      a restore would replace the counters without a record in the journal. \
+                      Restore into an engine without a store, or open the store's directory instead"
+                    .into(),
+            });
+        }
         let last_seq = snap.last_seq;
         let (users, shards) = self.build_state(snap)?;
         let mut u = self.users.write();
@@ -353,6 +368,7 @@ impl Engine {
     }
 
     /// Reads and restores a JSON snapshot. On error the engine is unchanged.
+    /// Refused on an engine backed by a durable store, as [`Engine::restore`].
     pub fn restore_json(&self, text: &str) -> Result<()> {
         self.restore_owned(Snapshot::from_json(text)?)
     }

@@ -50,14 +50,16 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::engine::{Engine, EngineBuilder};
 use crate::error::{Error, Result};
 use crate::history::{Event, EventSink, MemoryHistory, UserHistory};
+use crate::policy::PolicyDocument;
 use crate::snapshot::Snapshot;
+use crate::time::Clock;
 
 /// When journal writes reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -125,6 +127,9 @@ pub struct OpenReport {
     pub dropped_tail_bytes: u64,
     /// Whether the newest snapshot was corrupt and the previous one used.
     pub used_previous_snapshot: bool,
+    /// Where the bytes of a torn tail were kept before they were cut off
+    /// (`<segment>.log.torn`), so that the repair destroys no evidence.
+    pub torn_tail_saved_to: Option<PathBuf>,
 }
 
 const SNAPSHOT_HEADER: &str = "authlock-store-snapshot";
@@ -274,6 +279,33 @@ fn write_snapshot(dir: &Path, seq: u64, body: &str) -> Result<()> {
     sync_dir(dir)
 }
 
+/// A journal record's header: magic, payload length, payload CRC-32, and
+/// the CRC-32 of those twelve bytes, so that a damaged length is never
+/// taken for a record that was cut short.
+const RECORD_MAGIC: [u8; 4] = *b"ALJ2";
+const RECORD_HEADER: usize = 16;
+
+/// One call's events as a journal record.
+fn encode_record(payload: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|&l| l <= MAX_RECORD)
+        .ok_or_else(|| {
+            format!(
+                "a call's events take {} bytes, more than a journal record holds",
+                payload.len()
+            )
+        })?;
+    let mut record = Vec::with_capacity(payload.len() + RECORD_HEADER);
+    record.extend_from_slice(&RECORD_MAGIC);
+    record.extend_from_slice(&len.to_le_bytes());
+    record.extend_from_slice(&crc32(payload).to_le_bytes());
+    let header_crc = crc32(&record[..12]);
+    record.extend_from_slice(&header_crc.to_le_bytes());
+    record.extend_from_slice(payload);
+    Ok(record)
+}
+
 /// One journal segment, read and checked.
 struct Segment {
     events: Vec<Event>,
@@ -283,56 +315,97 @@ struct Segment {
     torn: u64,
 }
 
-fn read_segment(path: &Path, last: bool) -> Result<Segment> {
+fn le32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Reads one segment. Only the end of the newest segment (`last`) may be
+/// torn, and only in the ways a write cut short leaves a file: a header
+/// cut short, a record whose (checked) length runs past the end, a final
+/// record whose payload checksum fails, or zeros from some point to the
+/// end (a size committed before the data). Anything else, anywhere, is
+/// corruption, and the segment is refused.
+fn read_segment(path: &Path, first: u64, last: bool) -> Result<Segment> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|e| io_err(format_args!("reading {}", path.display()), e))?;
-    let mut events = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     let mut at = 0usize;
     let mut n = 0usize;
     while at < bytes.len() {
-        let rest = bytes.len() - at;
+        let rest = &bytes[at..];
         let corrupt = |why: &str| {
             Error::Storage(format!(
-                "journal {} is corrupt at byte {at} (record {n}): {why}; refusing to drop the acknowledged records after it",
+                "journal {} is corrupt at byte {at} (record {n}): {why}; refusing to open rather than drop the acknowledged records it may hold",
                 path.display()
             ))
         };
-        let header_ok = rest >= 8;
-        let (len, crc) = if header_ok {
-            (
-                u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")),
-                u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")),
-            )
-        } else {
-            (0, 0)
+        let torn = |events: Vec<Event>| {
+            Ok(Segment {
+                events,
+                good_len: at as u64,
+                torn: rest.len() as u64,
+            })
         };
-        let fits = header_ok && len <= MAX_RECORD && (len as usize) <= rest - 8;
-        let valid = fits && crc32(&bytes[at + 8..at + 8 + len as usize]) == crc;
-        if !valid {
-            // A torn write can only be the very last record of the newest
-            // segment: a record cut short, or a complete last one whose
-            // checksum fails. Anything followed by more data is corruption.
-            let ends_here = !fits || at + 8 + len as usize == bytes.len();
-            if last && ends_here {
-                return Ok(Segment {
-                    events,
-                    good_len: at as u64,
-                    torn: rest as u64,
-                });
-            }
-            return Err(corrupt(if fits {
-                "checksum mismatch"
-            } else {
-                "bad record length"
-            }));
+        if last && rest.iter().all(|&b| b == 0) {
+            return torn(events);
         }
-        let payload = &bytes[at + 8..at + 8 + len as usize];
+        if rest.len() < RECORD_HEADER {
+            return if last {
+                torn(events)
+            } else {
+                Err(corrupt("a record header is cut short in a sealed segment"))
+            };
+        }
+        if rest[..4] != RECORD_MAGIC {
+            return Err(corrupt(
+                "no record starts here (a journal authlock did not write, or a damaged one)",
+            ));
+        }
+        if crc32(&rest[..12]) != le32(&rest[12..16]) {
+            return Err(corrupt("the record header's checksum does not match"));
+        }
+        let len = le32(&rest[4..8]);
+        if len > MAX_RECORD {
+            return Err(corrupt("the record is longer than authlock writes"));
+        }
+        let len = len as usize;
+        let Some(payload) = rest.get(RECORD_HEADER..RECORD_HEADER + len) else {
+            return if last {
+                torn(events)
+            } else {
+                Err(corrupt("the record is cut short in a sealed segment"))
+            };
+        };
+        if crc32(payload) != le32(&rest[8..12]) {
+            return if last && RECORD_HEADER + len == rest.len() {
+                torn(events)
+            } else {
+                Err(corrupt("the record's checksum does not match"))
+            };
+        }
         let batch: Vec<Event> = serde_json::from_slice(payload)
             .map_err(|e| corrupt(&format!("the record does not decode ({e})")))?;
-        events.extend(batch);
-        at += 8 + len as usize;
+        if batch.is_empty() {
+            return Err(corrupt("the record holds no event"));
+        }
+        // Events continue the segment's numbering without a gap.
+        for e in batch {
+            let want = match events.last() {
+                Some(prev) => prev.seq.checked_add(1),
+                None => Some(first),
+            };
+            if Some(e.seq) != want {
+                return Err(corrupt(&format!(
+                    "event number {} is out of sequence (expected {})",
+                    e.seq,
+                    want.map_or_else(|| "none".to_string(), |w| w.to_string())
+                )));
+            }
+            events.push(e);
+        }
+        at += RECORD_HEADER + len;
         n += 1;
     }
     Ok(Segment {
@@ -375,118 +448,323 @@ struct Writer {
     out: Out,
     /// Events written but not yet synced.
     unsynced: usize,
-    /// Events since the last snapshot.
-    since_snapshot: u64,
+    /// Events in the active segment.
+    in_segment: u64,
+    /// The number of the last event written (0: none yet).
+    last_seq: u64,
+    /// The background compactor has been asked to run.
+    compaction_wanted: bool,
     stopped: bool,
 }
 
-/// What the journal and its background flusher share. The flusher holds
-/// only this, so dropping the engine stops it at once.
+/// How compactions went: what [`Engine::store_status`] reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStatus {
+    /// The sequence number of the newest snapshot written or loaded (0: none).
+    pub snapshot_seq: u64,
+    /// Compactions that wrote a snapshot since the store was opened.
+    pub compactions: u64,
+    /// Compactions that failed since the store was opened.
+    pub failed_compactions: u64,
+    /// Why the latest compaction failed, if it did (cleared by the next
+    /// one that succeeds).
+    pub last_error: Option<String>,
+}
+
+/// What the journal, its background flusher and its background compactor
+/// share. The threads hold only this, so dropping the engine stops them.
 struct Shared {
+    dir: PathBuf,
+    durability: Durability,
+    compact_every: Option<u64>,
+    policies: PolicyDocument,
+    clock: Arc<dyn Clock>,
     writer: Mutex<Writer>,
+    /// Wakes the flusher (batched durability) and the compactor.
     wake: Condvar,
+    /// The engine's fail-stop flag: set when the journal cannot be written
+    /// or synced, by a call or by the flusher.
+    failed: Arc<OnceLock<String>>,
+    /// Serialises compactions and keeps their outcome.
+    compaction: Mutex<StoreStatus>,
 }
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Writer> {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn fail(&self, why: String) -> String {
+        let message = format!("{why}; the engine refuses further calls: reopen it from its store");
+        let _ = self.failed.set(message.clone());
+        message
+    }
+
+    /// Seals the active segment and starts the next one, for events after
+    /// the last written. Returns the last event of the sealed segments, or
+    /// `None` when nothing was written since the last rotation. A failure
+    /// here leaves the journal in doubt, so it stops the engine.
+    fn rotate(&self) -> Result<Option<u64>> {
+        let mut w = self.lock();
+        if w.stopped {
+            return Err(Error::Storage("the store is closed".into()));
+        }
+        if let Some(why) = self.failed.get() {
+            return Err(Error::Storage(why.clone()));
+        }
+        if w.in_segment == 0 {
+            return Ok(None);
+        }
+        let sealed = w.last_seq;
+        let rotated = (|| -> Result<Out> {
+            w.out
+                .sync()
+                .map_err(|e| io_err("syncing the journal before compaction", e))?;
+            let out = open_segment(&self.dir, sealed + 1, self.durability)?;
+            sync_dir(&self.dir)?;
+            Ok(out)
+        })();
+        match rotated {
+            Ok(out) => {
+                w.out = out;
+                w.unsynced = 0;
+                w.in_segment = 0;
+                Ok(Some(sealed))
+            }
+            Err(e) => Err(Error::Storage(self.fail(e.to_string()))),
+        }
+    }
+
+    /// One compaction: seal the active segment, rebuild the state up to
+    /// its end from the newest snapshot and the sealed segments (in a
+    /// scratch engine, so the live engine's locks are not taken), write it
+    /// as a snapshot, and remove what the two newest snapshots no longer
+    /// need. Returns the newest snapshot's sequence number.
+    fn compact(&self) -> Result<u64> {
+        let mut status = self.compaction.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = self.compact_locked(status.snapshot_seq);
+        match &outcome {
+            Ok(seq) => {
+                if *seq != status.snapshot_seq {
+                    status.compactions += 1;
+                }
+                status.snapshot_seq = *seq;
+                status.last_error = None;
+            }
+            Err(e) => {
+                status.failed_compactions += 1;
+                status.last_error = Some(e.to_string());
+            }
+        }
+        outcome
+    }
+
+    fn compact_locked(&self, current: u64) -> Result<u64> {
+        let Some(sealed) = self.rotate()? else {
+            return Ok(current);
+        };
+        let listing = list(&self.dir)?;
+        let loaded = load(
+            &self.dir,
+            &listing,
+            &self.policies,
+            &self.clock,
+            Recovery::Strict,
+            Some(sealed),
+        )?;
+        if loaded.engine.last_seq() != sealed {
+            return Err(Error::Storage(format!(
+                "compaction rebuilt the state to event {} where the sealed journal ends at {sealed}",
+                loaded.engine.last_seq()
+            )));
+        }
+        if loaded.report.snapshot_seq == sealed {
+            return Ok(sealed);
+        }
+        write_snapshot(&self.dir, sealed, &loaded.engine.snapshot_json())?;
+        prune(&self.dir)?;
+        Ok(sealed)
+    }
+}
+
+fn open_segment(dir: &Path, first: u64, durability: Durability) -> Result<Out> {
+    let path = dir.join(journal_name(first));
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| io_err(format_args!("opening {}", path.display()), e))?;
+    // Sync and batched write each call to the file at once (a killed
+    // process loses nothing); only `None` buffers in memory.
+    Ok(match durability {
+        Durability::Sync | Durability::Batched { .. } => Out::Direct(file),
+        Durability::None => Out::Buffered(BufWriter::with_capacity(64 << 10, file)),
+    })
+}
+
+/// Removes snapshots older than the previous one, and journal segments
+/// that only the removed snapshots needed (the previous snapshot keeps the
+/// segments after it, for [`Recovery::PreviousSnapshot`]).
+fn prune(dir: &Path) -> Result<()> {
+    let l = list(dir)?;
+    if l.snapshots.len() <= 2 {
+        return Ok(());
+    }
+    let keep_from = l.snapshots[l.snapshots.len() - 2];
+    for s in l.snapshots.iter().filter(|&&s| s < keep_from) {
+        let _ = fs::remove_file(dir.join(snapshot_name(*s)));
+    }
+    // The segment holding the event after `keep_from`, and every later one.
+    if let Some(first_kept) = l.journals.iter().rposition(|&j| j <= keep_from + 1) {
+        for j in &l.journals[..first_kept] {
+            let _ = fs::remove_file(dir.join(journal_name(*j)));
+        }
+    }
+    sync_dir(dir)
 }
 
 /// The journal: an [`EventSink`] that writes every call's events to disk
-/// (and keeps them in memory for history queries since the last snapshot).
+/// (and keeps them in memory for history queries since the store was
+/// opened).
 pub(crate) struct JournalSink {
-    dir: PathBuf,
-    durability: Durability,
-    compact_every: Option<u64>,
     memory: MemoryHistory,
     shared: Arc<Shared>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
     _lock: File,
 }
 
 impl JournalSink {
-    fn open_segment(dir: &Path, first: u64, durability: Durability) -> Result<Out> {
-        let path = dir.join(journal_name(first));
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_err(format_args!("opening {}", path.display()), e))?;
-        // Sync and batched write each call to the file at once (a killed
-        // process loses nothing); only `None` buffers in memory.
-        Ok(match durability {
-            Durability::Sync | Durability::Batched { .. } => Out::Direct(file),
-            Durability::None => Out::Buffered(BufWriter::with_capacity(64 << 10, file)),
-        })
+    /// The fail-stop flag the engine shares with the store.
+    pub(crate) fn failure_flag(&self) -> Arc<OnceLock<String>> {
+        self.shared.failed.clone()
     }
 
-    fn start_flusher(&self) {
-        let Durability::Batched { max_delay, .. } = self.durability else {
-            return;
-        };
-        let shared = self.shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("authlock-journal-flush".into())
-            .spawn(move || {
-                let mut w = shared.lock();
-                loop {
-                    // Checked before each wait too: the engine may have been
-                    // dropped before this thread first took the lock.
-                    if w.stopped {
-                        return;
-                    }
-                    w = shared
-                        .wake
-                        .wait_timeout(w, max_delay)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                    if w.stopped {
-                        return;
-                    }
-                    if w.unsynced > 0 && w.out.sync().is_ok() {
-                        w.unsynced = 0;
-                    }
-                }
-            });
-        if let Ok(h) = handle {
-            *self.flusher.lock().unwrap_or_else(|p| p.into_inner()) = Some(h);
+    fn start_threads(&self) {
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        if let Durability::Batched { max_delay, .. } = self.shared.durability {
+            let shared = self.shared.clone();
+            if let Ok(h) = std::thread::Builder::new()
+                .name("authlock-journal-flush".into())
+                .spawn(move || flusher(&shared, max_delay))
+            {
+                threads.push(h);
+            }
+        }
+        if self.shared.compact_every.is_some() {
+            let shared = self.shared.clone();
+            if let Ok(h) = std::thread::Builder::new()
+                .name("authlock-compactor".into())
+                .spawn(move || compactor(&shared))
+            {
+                threads.push(h);
+            }
         }
     }
 
-    /// Starts a new segment for events from `first` on (called under the
-    /// engine's locks, so no event is written in between).
-    fn rotate(&self, first: u64) -> Result<()> {
-        let mut w = self.shared.lock();
-        w.out
-            .sync()
-            .map_err(|e| io_err("syncing the journal before compaction", e))?;
-        w.out = Self::open_segment(&self.dir, first, self.durability)?;
-        w.unsynced = 0;
-        w.since_snapshot = 0;
-        sync_dir(&self.dir)
-    }
-
-    fn should_compact(&self) -> bool {
-        let w = self.shared.lock();
-        self.compact_every.is_some_and(|n| w.since_snapshot >= n)
-    }
-
-    /// Removes snapshots older than the previous one, and journal segments
-    /// that only the removed snapshots needed.
-    fn prune(&self) -> Result<()> {
-        let l = list(&self.dir)?;
-        if l.snapshots.len() <= 2 {
+    /// Writes (and, as the durability says, syncs) one journal record.
+    fn write_journal(&self, events: &[Event]) -> std::result::Result<(), String> {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
             return Ok(());
+        };
+        let payload = serde_json::to_vec(events).map_err(|e| format!("encoding events: {e}"))?;
+        let record = encode_record(&payload)?;
+        let sh = &self.shared;
+        let mut w = sh.lock();
+        if w.stopped {
+            return Err("the store is closed".into());
         }
-        let keep_from = l.snapshots[l.snapshots.len() - 2];
-        for s in l.snapshots.iter().filter(|&&s| s < keep_from) {
-            let _ = fs::remove_file(self.dir.join(snapshot_name(*s)));
+        if let Some(why) = sh.failed.get() {
+            return Err(why.clone());
         }
-        for j in l.journals.iter().filter(|&&j| j <= keep_from) {
-            let _ = fs::remove_file(self.dir.join(journal_name(*j)));
+        if w.last_seq.checked_add(1) != Some(first.seq) {
+            // The pipeline hands events over in order; anything else would
+            // write a journal that does not replay.
+            return Err(sh.fail(format!(
+                "the journal was handed event {} after event {}",
+                first.seq, w.last_seq
+            )));
         }
-        sync_dir(&self.dir)
+        if let Err(e) = w.out.write_all(&record) {
+            return Err(sh.fail(format!("writing the journal in {}: {e}", sh.dir.display())));
+        }
+        w.last_seq = last.seq;
+        w.unsynced += events.len();
+        w.in_segment += events.len() as u64;
+        let sync_now = match sh.durability {
+            Durability::Sync => true,
+            Durability::Batched { max_events, .. } => {
+                w.unsynced >= max_events
+                    || events
+                        .iter()
+                        .any(|e| matches!(e.action, crate::history::Action::Reserved { .. }))
+            }
+            Durability::None => false,
+        };
+        if sync_now {
+            if let Err(e) = w.out.sync() {
+                return Err(sh.fail(format!("syncing the journal in {}: {e}", sh.dir.display())));
+            }
+            w.unsynced = 0;
+        }
+        if !w.compaction_wanted && sh.compact_every.is_some_and(|n| w.in_segment >= n) {
+            w.compaction_wanted = true;
+            sh.wake.notify_all();
+        }
+        Ok(())
+    }
+}
+
+/// The batched-durability flusher: syncs at most every `max_delay`. A
+/// failed sync stops the engine, as it does in `sync` mode.
+fn flusher(shared: &Shared, max_delay: Duration) {
+    let mut w = shared.lock();
+    loop {
+        // Checked before each wait too: the engine may have been dropped
+        // before this thread first took the lock.
+        if w.stopped {
+            return;
+        }
+        w = shared
+            .wake
+            .wait_timeout(w, max_delay)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+        if w.stopped {
+            return;
+        }
+        if w.unsynced > 0 {
+            match w.out.sync() {
+                Ok(()) => w.unsynced = 0,
+                Err(e) => {
+                    shared.fail(format!(
+                        "syncing the journal in {}: {e}",
+                        shared.dir.display()
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The background compactor: runs a compaction each time the active
+/// segment reaches `compact_every` events. A failed compaction is kept in
+/// the store's status and tried again after another `compact_every`
+/// events; the journal keeps every event meanwhile.
+fn compactor(shared: &Shared) {
+    loop {
+        {
+            let mut w = shared.lock();
+            while !w.compaction_wanted && !w.stopped {
+                w = shared.wake.wait(w).unwrap_or_else(|p| p.into_inner());
+            }
+            if w.stopped {
+                return;
+            }
+            w.compaction_wanted = false;
+        }
+        let _ = shared.compact();
     }
 }
 
@@ -496,61 +774,15 @@ impl Drop for JournalSink {
             let mut w = self.shared.lock();
             w.stopped = true;
             let _ = w.out.flush();
-            if self.durability != Durability::None {
+            if self.shared.durability != Durability::None {
                 let _ = w.out.sync();
             }
         }
         self.shared.wake.notify_all();
-        if let Some(h) = self
-            .flusher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in threads {
             let _ = h.join();
         }
-    }
-}
-
-impl JournalSink {
-    /// Writes (and, as the durability says, syncs) one journal record.
-    fn write_journal(&self, events: &[Event]) -> std::result::Result<(), String> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let payload = serde_json::to_vec(events).map_err(|e| format!("encoding events: {e}"))?;
-        let mut record = Vec::with_capacity(payload.len() + 8);
-        record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        record.extend_from_slice(&crc32(&payload).to_le_bytes());
-        record.extend_from_slice(&payload);
-        {
-            let mut w = self.shared.lock();
-            if w.stopped {
-                return Err("the store is closed".into());
-            }
-            w.out
-                .write_all(&record)
-                .map_err(|e| format!("writing the journal in {}: {e}", self.dir.display()))?;
-            w.unsynced += events.len();
-            w.since_snapshot += events.len() as u64;
-            let sync_now = match self.durability {
-                Durability::Sync => true,
-                Durability::Batched { max_events, .. } => {
-                    w.unsynced >= max_events
-                        || events
-                            .iter()
-                            .any(|e| matches!(e.action, crate::history::Action::Reserved { .. }))
-                }
-                Durability::None => false,
-            };
-            if sync_now {
-                w.out
-                    .sync()
-                    .map_err(|e| format!("syncing the journal in {}: {e}", self.dir.display()))?;
-                w.unsynced = 0;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -572,6 +804,174 @@ impl EventSink for JournalSink {
     fn for_user(&self, user: &str) -> UserHistory {
         self.memory.for_user(user)
     }
+}
+
+/// A store's state rebuilt from its files.
+struct Loaded {
+    /// A scratch engine holding the state.
+    engine: Engine,
+    report: OpenReport,
+    /// The events replayed after the snapshot.
+    tail: Vec<Event>,
+    /// The newest segment's torn tail: its path and the length to keep.
+    truncate: Option<(PathBuf, u64)>,
+    /// The segment new events go to.
+    active: u64,
+}
+
+/// Rebuilds the state from the newest snapshot (or, as `recovery` allows,
+/// the previous one) and the journal segments after it, up to event
+/// `upto` when given (a compaction, which reads sealed segments only; the
+/// active one may still be written). Every event must follow from the ones
+/// before it.
+fn load(
+    dir: &Path,
+    listing: &Listing,
+    policies: &PolicyDocument,
+    clock: &Arc<dyn Clock>,
+    recovery: Recovery,
+    upto: Option<u64>,
+) -> Result<Loaded> {
+    let mut report = OpenReport::default();
+    let newest = listing.snapshots.last().copied();
+    let snapshot = match newest {
+        None => None,
+        Some(seq) => match read_snapshot(&dir.join(snapshot_name(seq))) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let prev = listing
+                    .snapshots
+                    .len()
+                    .checked_sub(2)
+                    .map(|i| listing.snapshots[i]);
+                match (recovery, prev) {
+                    (Recovery::PreviousSnapshot, Some(p)) => {
+                        report.used_previous_snapshot = true;
+                        Some(read_snapshot(&dir.join(snapshot_name(p)))?)
+                    }
+                    (Recovery::PreviousSnapshot, None) => {
+                        report.used_previous_snapshot = true;
+                        None
+                    }
+                    (Recovery::Strict, _) => {
+                        return Err(Error::Storage(format!(
+                            "{e}; to recover, open with Recovery::PreviousSnapshot (the previous snapshot and the journal after it)"
+                        )));
+                    }
+                }
+            }
+        },
+    };
+    let base_seq = snapshot.as_ref().map_or(0, |s| s.last_seq);
+    report.snapshot_seq = base_seq;
+    if let Some(file_seq) = (!report.used_previous_snapshot).then_some(newest).flatten()
+        && file_seq != base_seq
+    {
+        return Err(Error::Storage(format!(
+            "snapshot {} says it holds the state after event {base_seq}",
+            dir.join(snapshot_name(file_seq)).display()
+        )));
+    }
+
+    // Segments after the snapshot, in order; only the newest may be torn.
+    // A segment starting at or before the snapshot may still hold events
+    // after it (the previous snapshot's segment, when falling back).
+    let start = listing
+        .journals
+        .iter()
+        .rposition(|&j| j <= base_seq + 1)
+        .unwrap_or(0);
+    let segments: Vec<u64> = listing.journals[start..]
+        .iter()
+        .copied()
+        .filter(|&j| upto.is_none_or(|u| j <= u))
+        .collect();
+    if let Some(&first) = segments.first()
+        && first > base_seq + 1
+    {
+        return Err(Error::Storage(format!(
+            "the journal in {} starts at event {first}, but the snapshot ends at event {base_seq}: events are missing",
+            dir.display()
+        )));
+    }
+    let mut tail: Vec<Event> = Vec::new();
+    let mut truncate: Option<(PathBuf, u64)> = None;
+    for (i, first) in segments.iter().enumerate() {
+        let path = dir.join(journal_name(*first));
+        let last = upto.is_none() && i + 1 == segments.len();
+        let seg = read_segment(&path, *first, last)?;
+        if let (Some(next), Some(end)) = (segments.get(i + 1), seg.events.last())
+            && end.seq.checked_add(1) != Some(*next)
+        {
+            return Err(Error::Storage(format!(
+                "journal {} ends at event {} but the next segment starts at {next}",
+                path.display(),
+                end.seq
+            )));
+        }
+        if seg.torn > 0 {
+            report.dropped_tail_bytes = seg.torn;
+            truncate = Some((path.clone(), seg.good_len));
+        }
+        tail.extend(
+            seg.events
+                .into_iter()
+                .filter(|e| e.seq > base_seq && upto.is_none_or(|u| e.seq <= u)),
+        );
+    }
+    report.replayed_events = tail.len() as u64;
+
+    // Recover in a scratch engine, checking every event follows.
+    let engine = Engine::builder(policies.clone())
+        .clock_arc(clock.clone())
+        .build();
+    if let Some(s) = &snapshot {
+        engine.restore(s).map_err(|e| {
+            Error::Storage(format!(
+                "the snapshot in {} cannot be restored: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    crate::replay::replay_into(&engine, &tail).map_err(|e| {
+        Error::Storage(format!(
+            "the journal in {} does not replay: {e}",
+            dir.display()
+        ))
+    })?;
+    let active = match segments.last() {
+        Some(&first) => first,
+        None => base_seq + 1,
+    };
+    Ok(Loaded {
+        engine,
+        report,
+        tail,
+        truncate,
+        active,
+    })
+}
+
+/// Keeps the bytes of a torn tail beside the journal (`<segment>.torn`)
+/// before they are cut off, so that the evidence survives the repair.
+fn save_torn_tail(path: &Path, keep: u64) -> Result<PathBuf> {
+    let saved = path.with_extension("log.torn");
+    let copy = || -> std::io::Result<()> {
+        let mut f = File::open(path)?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)?;
+        let tail = bytes.get(keep as usize..).unwrap_or_default();
+        let mut out = OpenOptions::new().create(true).append(true).open(&saved)?;
+        out.write_all(tail)?;
+        out.sync_all()
+    };
+    copy().map_err(|e| {
+        io_err(
+            format_args!("saving the torn tail of {}", path.display()),
+            e,
+        )
+    })?;
+    Ok(saved)
 }
 
 impl EngineBuilder {
@@ -604,6 +1004,12 @@ impl EngineBuilder {
                     "batched durability needs a delay and an event count above zero (got {}ms and {max_events})",
                     max_delay.as_millis()
                 ),
+            });
+        }
+        if options.compact_every == Some(0) {
+            return Err(Error::InvalidArgument {
+                what: "compact_every",
+                why: "compacting after every 0 events is not a threshold: give a count above zero, or none to compact only on request".into(),
             });
         }
         match fs::metadata(&dir) {
@@ -651,97 +1057,29 @@ impl EngineBuilder {
             }
         }
         // Writable? Find out now rather than at the first attempt.
-        let probe = dir.join("LOCK");
         OpenOptions::new()
             .append(true)
-            .open(&probe)
+            .open(&lock_path)
             .and_then(|mut f| f.write_all(b""))
             .map_err(|e| io_err(format_args!("store {} is not writable", dir.display()), e))?;
 
         let listing = list(&dir)?;
-        let mut report = OpenReport::default();
-        let newest = listing.snapshots.last().copied();
-        let snapshot = match newest {
-            None => None,
-            Some(seq) => match read_snapshot(&dir.join(snapshot_name(seq))) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    let prev = listing
-                        .snapshots
-                        .len()
-                        .checked_sub(2)
-                        .map(|i| listing.snapshots[i]);
-                    match (options.recovery, prev) {
-                        (Recovery::PreviousSnapshot, Some(p)) => {
-                            report.used_previous_snapshot = true;
-                            Some(read_snapshot(&dir.join(snapshot_name(p)))?)
-                        }
-                        (Recovery::PreviousSnapshot, None) => {
-                            report.used_previous_snapshot = true;
-                            None
-                        }
-                        (Recovery::Strict, _) => {
-                            return Err(Error::Storage(format!(
-                                "{e}; to recover, open with Recovery::PreviousSnapshot (the previous snapshot and the journal after it)"
-                            )));
-                        }
-                    }
-                }
-            },
-        };
-        let base_seq = snapshot.as_ref().map_or(0, |s| s.last_seq);
-        report.snapshot_seq = base_seq;
-
-        // Segments after the snapshot, in order; only the newest may be torn.
-        let segments: Vec<u64> = {
-            // A segment starting at or before the snapshot may still hold
-            // events after it (the previous snapshot's segment, when falling back).
-            let start = listing
-                .journals
-                .iter()
-                .rposition(|&j| j <= base_seq + 1)
-                .unwrap_or(0);
-            listing.journals[start..].to_vec()
-        };
-        let mut tail: Vec<Event> = Vec::new();
-        let mut truncate: Option<(PathBuf, u64)> = None;
-        for (i, first) in segments.iter().enumerate() {
-            let path = dir.join(journal_name(*first));
-            let last = i + 1 == segments.len();
-            let seg = read_segment(&path, last)?;
-            if seg.torn > 0 {
-                report.dropped_tail_bytes = seg.torn;
-                truncate = Some((path.clone(), seg.good_len));
-            }
-            tail.extend(seg.events.into_iter().filter(|e| e.seq > base_seq));
-        }
-        report.replayed_events = tail.len() as u64;
-
-        // Recover in a scratch engine, checking every event follows.
-        let scratch = Engine::builder(self.policies.clone())
-            .clock_arc(self.clock.clone())
-            .build();
-        if let Some(s) = &snapshot {
-            scratch.restore(s).map_err(|e| {
-                Error::Storage(format!(
-                    "the snapshot in {} cannot be restored: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
-        crate::replay::replay_into(&scratch, &tail).map_err(|e| {
-            Error::Storage(format!(
-                "the journal in {} does not replay: {e}",
-                dir.display()
-            ))
-        })?;
-
-        if let Some((path, len)) = truncate {
+        let loaded = load(
+            &dir,
+            &listing,
+            &self.policies,
+            &self.clock,
+            options.recovery,
+            None,
+        )?;
+        let mut report = loaded.report;
+        if let Some((path, len)) = &loaded.truncate {
+            report.torn_tail_saved_to = Some(save_torn_tail(path, *len)?);
             OpenOptions::new()
                 .write(true)
-                .open(&path)
+                .open(path)
                 .and_then(|f| {
-                    f.set_len(len)?;
+                    f.set_len(*len)?;
                     f.sync_all()
                 })
                 .map_err(|e| {
@@ -751,63 +1089,81 @@ impl EngineBuilder {
                     )
                 })?;
         }
-        let active = match segments.last() {
-            Some(&first) => first,
-            None => base_seq + 1,
-        };
-        let out = JournalSink::open_segment(&dir, active, options.durability)?;
+        let out = open_segment(&dir, loaded.active, options.durability)?;
         sync_dir(&dir)?;
         let memory = MemoryHistory::new();
-        memory.append(&tail).map_err(Error::Storage)?;
+        memory.append(&loaded.tail).map_err(Error::Storage)?;
+        let last_seq = loaded.engine.last_seq();
+        let in_segment = loaded
+            .tail
+            .iter()
+            .filter(|e| e.seq >= loaded.active)
+            .count() as u64;
         let sink = Arc::new(JournalSink {
-            dir,
-            durability: options.durability,
-            compact_every: options.compact_every,
             memory,
             shared: Arc::new(Shared {
+                dir,
+                durability: options.durability,
+                compact_every: options.compact_every,
+                policies: self.policies.clone(),
+                clock: self.clock.clone(),
                 writer: Mutex::new(Writer {
                     out,
                     unsynced: 0,
-                    since_snapshot: tail.len() as u64,
+                    in_segment,
+                    last_seq,
+                    compaction_wanted: false,
                     stopped: false,
                 }),
                 wake: Condvar::new(),
+                failed: Arc::new(OnceLock::new()),
+                compaction: Mutex::new(StoreStatus {
+                    snapshot_seq: report.snapshot_seq,
+                    ..StoreStatus::default()
+                }),
             }),
-            flusher: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
             _lock: lock,
         });
-        sink.start_flusher();
+        sink.start_threads();
         let engine = self.history(sink.clone()).build_with_store(sink);
-        engine.adopt_state(&scratch);
+        engine.adopt_state(&loaded.engine);
         Ok((engine, report))
     }
 }
 
 impl Engine {
-    /// Writes a snapshot of the whole state and starts a new journal
-    /// segment, atomically (temporary file, sync, rename, directory sync);
-    /// then removes what the two newest snapshots no longer need. Returns the
-    /// snapshot's sequence number. An error leaves the store as it was, and
-    /// the journal still holds every event.
+    /// Compacts the store now, on this thread: seals the journal segment
+    /// in use, rebuilds the state at its end from the newest snapshot and
+    /// the sealed segments (in a scratch engine: calls go on meanwhile),
+    /// writes that state as a snapshot (temporary file, sync, rename,
+    /// directory sync), and removes what the two newest snapshots no longer
+    /// need. Returns the newest snapshot's sequence number. An error leaves
+    /// a store that opens as before: the journal still holds every event.
+    ///
+    /// With [`StoreOptions::compact_every`] set, the store also compacts by
+    /// itself, on a background thread, never on a caller's.
     pub fn compact(&self) -> Result<u64> {
         let store = self
             .store()
             .ok_or_else(|| Error::Storage("this engine is not backed by a store".into()))?;
         self.healthy()?;
-        let mut rotated = Ok(());
-        let (seq, json) = self.snapshot_json_then(|seq| rotated = store.rotate(seq + 1));
-        rotated?;
-        write_snapshot(&store.dir, seq, &json)?;
-        store.prune()?;
-        Ok(seq)
+        store.shared.compact()
     }
 
-    /// Compacts when the store's `compact_every` threshold is passed.
-    /// Failures are left for the next call: the journal keeps every event.
-    pub(crate) fn maybe_compact(&self) {
-        if self.store().is_some_and(|s| s.should_compact()) {
-            let _ = self.compact();
-        }
+    /// How the store's compactions went; `None` for an engine without a
+    /// store. A background compaction that fails does not stop the engine
+    /// (the journal keeps every event); it is tried again after another
+    /// `compact_every` events, and its error is kept here until one
+    /// succeeds.
+    pub fn store_status(&self) -> Option<StoreStatus> {
+        self.store().map(|s| {
+            s.shared
+                .compaction
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        })
     }
 }
 

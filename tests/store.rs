@@ -59,6 +59,21 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Waits until the store's background compactor has written `n`
+/// snapshots (it runs on its own thread, off the attempt path). Gives up,
+/// failing the test, after a generous bound of polls.
+fn wait_for_compactions(engine: &Engine, n: u64) -> StoreStatus {
+    for _ in 0..20_000 {
+        let status = engine.store_status().expect("a store-backed engine");
+        assert_eq!(status.last_error, None, "compaction failed");
+        if status.compactions >= n {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("the background compactor wrote fewer than {n} snapshots");
+}
+
 /// Registers a password and records two failures (one reserved); returns
 /// its ID. A third failure locks it.
 fn some_work(engine: &Engine) -> AuthenticatorId {
@@ -353,6 +368,8 @@ fn automatic_compaction_keeps_the_state() {
         engine.record_failure(&pw, &Attempt::in_app("web")).unwrap();
         engine.record_success(&pw, &Attempt::in_app("web")).unwrap();
     }
+    // The compactor runs on its own thread; wait for its first snapshot.
+    wait_for_compactions(&engine, 1);
     assert!(!snapshots(&dir).is_empty());
     let before = engine.snapshot();
     drop(engine);
@@ -517,5 +534,339 @@ fn batched_writes_reach_the_file_before_the_call_returns() {
     let events = on_disk.windows(8).filter(|w| w == b"\"failure").count();
     assert_eq!(events, 1, "the failure is in the journal file");
     drop(engine);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Bytes of the one journal segment of a store that did `some_work`
+/// (three records), with the state it holds.
+fn small_journal(name: &str) -> (PathBuf, PathBuf, Vec<u8>, Snapshot) {
+    // In memory where the system has a tmpfs: the bit-flip test opens the
+    // store thousands of times, and each repair syncs.
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        let d = shm.join(format!("authlock-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    } else {
+        temp_dir(name)
+    };
+    let (engine, _) = open(&dir, create()).unwrap();
+    some_work(&engine);
+    let state = engine.snapshot();
+    drop(engine);
+    let journal = journals(&dir).pop().unwrap();
+    let bytes = fs::read(&journal).unwrap();
+    (dir, journal, bytes, state)
+}
+
+#[test]
+fn a_store_written_by_several_threads_reopens_in_every_durability_mode() {
+    let _serial = serial();
+    let modes = [
+        Durability::Sync,
+        Durability::Batched {
+            max_delay: std::time::Duration::from_millis(2),
+            max_events: 7,
+        },
+        Durability::None,
+    ];
+    for (m, durability) in modes.into_iter().enumerate() {
+        let dir = temp_dir(&format!("threads-{m}"));
+        let opts = StoreOptions {
+            durability,
+            ..create()
+        };
+        let (engine, _) = open(&dir, opts).unwrap();
+        let engine = Arc::new(engine);
+        const THREADS: usize = 4;
+        const CALLS: usize = 300;
+        let ids: Vec<AuthenticatorId> = (0..THREADS)
+            .map(|t| {
+                engine
+                    .register(&Registration::new(
+                        &format!("user-{t}"),
+                        AuthenticatorType::Password,
+                        "web",
+                    ))
+                    .unwrap()
+            })
+            .collect();
+        let acknowledged = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for id in &ids {
+                let engine = &engine;
+                let acknowledged = &acknowledged;
+                s.spawn(move || {
+                    for i in 0..CALLS {
+                        let a = Attempt::in_app("web");
+                        if i % 3 == 2 {
+                            engine.record_success(id, &a).unwrap();
+                        } else {
+                            engine.record_failure(id, &a).unwrap();
+                        }
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        assert_eq!(acknowledged.into_inner(), THREADS * CALLS);
+        let before = engine.snapshot();
+        assert_eq!(before.last_seq, (THREADS * (CALLS + 1)) as u64);
+        drop(engine);
+        let (engine, report) = open(
+            &dir,
+            StoreOptions {
+                durability,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{durability:?}: the store does not reopen: {e}"));
+        assert_eq!(report.replayed_events, before.last_seq, "{durability:?}");
+        assert_eq!(engine.snapshot(), before, "{durability:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn restore_is_refused_on_a_store_backed_engine_and_changes_nothing() {
+    let _serial = serial();
+    let dir = temp_dir("restore");
+    let (engine, _) = open(&dir, create()).unwrap();
+    let earlier = engine.snapshot_json();
+    let pin = some_work(&engine);
+    let third = engine
+        .record_failure(&pin, &Attempt::in_app("bank"))
+        .unwrap();
+    assert!(matches!(third.decision, Decision::Locked { .. }));
+    let before = engine.snapshot();
+    let err = engine.restore_json(&earlier).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidArgument {
+                what: "restore",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("durable store"), "{err}");
+    let err = engine
+        .restore(&Snapshot::from_json(&earlier).unwrap())
+        .unwrap_err();
+    assert!(matches!(&err, Error::InvalidArgument { .. }), "{err:?}");
+    assert_eq!(
+        engine.snapshot(),
+        before,
+        "the counters were not rolled back"
+    );
+    drop(engine);
+    let (engine, _) = open(&dir, StoreOptions::default()).unwrap();
+    assert_eq!(engine.snapshot(), before, "the journal still replays");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_flipped_length_bit_in_the_first_record_is_refused_not_taken_for_a_torn_tail() {
+    let _serial = serial();
+    let (dir, journal, bytes, _) = small_journal("length");
+    let mut bad = bytes.clone();
+    bad[4 + 3] ^= 0x80; // the top bit of record 0's length
+    fs::write(&journal, &bad).unwrap();
+    let err = open(&dir, StoreOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("corrupt at byte 0 (record 0)")
+            && err.to_string().contains("header"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&journal).unwrap(), bad, "nothing was truncated");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_zero_filled_tail_is_a_torn_tail() {
+    let _serial = serial();
+    for zeros in [1usize, 8, 16, 100, 5000] {
+        let (dir, journal, bytes, state) = small_journal(&format!("zeros-{zeros}"));
+        let mut padded = bytes.clone();
+        padded.resize(bytes.len() + zeros, 0);
+        fs::write(&journal, &padded).unwrap();
+        let (engine, report) = open(&dir, StoreOptions::default())
+            .unwrap_or_else(|e| panic!("{zeros} zero bytes: {e}"));
+        assert_eq!(report.dropped_tail_bytes, zeros as u64);
+        assert_eq!(engine.snapshot(), state);
+        assert_eq!(
+            fs::read(&journal).unwrap(),
+            bytes,
+            "cut back to the last record"
+        );
+        let saved = report.torn_tail_saved_to.expect("the torn tail is kept");
+        assert_eq!(fs::read(saved).unwrap(), vec![0u8; zeros]);
+        drop(engine);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// Every single-bit flip of a small journal is refused with an error, or,
+/// inside its last record only, opens as a torn tail holding exactly the
+/// events before that record. No flip opens with any other state.
+#[test]
+fn every_single_bit_flip_of_a_journal_is_refused_or_a_torn_last_record() {
+    let _serial = serial();
+    let (dir, journal, bytes, state) = small_journal("flips");
+    // Where the last record starts, and the state without it.
+    let last_start = {
+        let mut at = 0;
+        let mut last = 0;
+        while at < bytes.len() {
+            last = at;
+            let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+            at += 16 + len;
+        }
+        last
+    };
+    let without_last = {
+        fs::write(&journal, &bytes[..last_start]).unwrap();
+        let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+        assert_eq!(report.dropped_tail_bytes, 0);
+        engine.snapshot()
+    };
+    assert_ne!(without_last, state);
+    let (mut refused, mut torn) = (0usize, 0usize);
+    for bit in 0..bytes.len() * 8 {
+        let mut flipped = bytes.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        fs::write(&journal, &flipped).unwrap();
+        match open(&dir, StoreOptions::default()) {
+            Err(e) => {
+                assert!(matches!(e, Error::Storage(_)), "bit {bit}: {e:?}");
+                assert_eq!(
+                    fs::read(&journal).unwrap(),
+                    flipped,
+                    "bit {bit}: refused, yet changed"
+                );
+                refused += 1;
+            }
+            Ok((engine, report)) => {
+                assert!(
+                    bit / 8 >= last_start,
+                    "bit {bit} (before the last record at byte {last_start}) was accepted"
+                );
+                assert!(
+                    report.dropped_tail_bytes > 0,
+                    "bit {bit}: accepted as if intact"
+                );
+                assert_eq!(engine.snapshot(), without_last, "bit {bit}");
+                torn += 1;
+            }
+        }
+    }
+    assert_eq!(refused + torn, bytes.len() * 8);
+    assert!(refused > torn, "{refused} refused, {torn} torn");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_failed_compaction_is_reported_and_the_store_keeps_working() {
+    let _serial = serial();
+    let dir = temp_dir("compact-fails");
+    let (engine, _) = open(&dir, create()).unwrap();
+    let pin = some_work(&engine);
+    // The snapshot's temporary file cannot be created: a directory is in
+    // its place.
+    let tmp = dir.join(format!("snapshot-{:020}.snap.tmp", engine.last_seq()));
+    fs::create_dir(&tmp).unwrap();
+    let err = engine.compact().unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    let status = engine.store_status().unwrap();
+    assert_eq!(status.failed_compactions, 1);
+    assert_eq!(status.compactions, 0);
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("snapshot")),
+        "{status:?}"
+    );
+    // The engine goes on, and the journal holds every event.
+    engine
+        .record_success(&pin, &Attempt::in_app("bank"))
+        .unwrap();
+    let before = engine.snapshot();
+    drop(engine);
+    fs::remove_dir(&tmp).unwrap();
+    let (engine, _) = open(&dir, StoreOptions::default()).unwrap();
+    assert_eq!(engine.snapshot(), before);
+    // The next compaction succeeds and clears the error.
+    assert_eq!(engine.compact().unwrap(), before.last_seq);
+    let status = engine.store_status().unwrap();
+    assert_eq!((status.compactions, status.last_error), (1, None));
+    assert_eq!(engine.snapshot(), before);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn background_compaction_failures_are_reported_and_retried() {
+    let _serial = serial();
+    let dir = temp_dir("compact-bg");
+    let opts = StoreOptions {
+        compact_every: Some(4),
+        ..create()
+    };
+    let (engine, _) = open(&dir, opts).unwrap();
+    let pw = engine
+        .register(&Registration::new(
+            "bob",
+            AuthenticatorType::Password,
+            "web",
+        ))
+        .unwrap();
+    // Block every snapshot the first compaction could write (its sequence
+    // is 4 or a little more: calls go on while it runs).
+    let blocked: Vec<PathBuf> = (1..=40)
+        .map(|s| dir.join(format!("snapshot-{s:020}.snap.tmp")))
+        .collect();
+    for b in &blocked {
+        fs::create_dir(b).unwrap();
+    }
+    for _ in 0..3 {
+        engine.record_failure(&pw, &Attempt::in_app("web")).unwrap();
+    }
+    let mut status = engine.store_status().unwrap();
+    for _ in 0..20_000 {
+        if status.failed_compactions > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        status = engine.store_status().unwrap();
+    }
+    assert_eq!(status.failed_compactions, 1, "{status:?}");
+    assert!(status.last_error.is_some());
+    for b in &blocked {
+        fs::remove_dir(b).unwrap();
+    }
+    // Another four events: the compactor tries again, and succeeds.
+    engine
+        .unlock(&pw, "web", &Actor::admin("ops"), None)
+        .unwrap();
+    for _ in 0..4 {
+        engine.record_success(&pw, &Attempt::in_app("web")).unwrap();
+    }
+    let mut status = engine.store_status().unwrap();
+    for _ in 0..20_000 {
+        if status.compactions > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        status = engine.store_status().unwrap();
+    }
+    assert_eq!(status.compactions, 1, "{status:?}");
+    assert_eq!(status.failed_compactions, 1);
+    assert_eq!(status.last_error, None);
+    let before = engine.snapshot();
+    drop(engine);
+    let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+    assert!(report.snapshot_seq >= 8, "{report:?}");
+    assert_eq!(engine.snapshot(), before);
     fs::remove_dir_all(&dir).unwrap();
 }
