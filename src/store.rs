@@ -1171,6 +1171,92 @@ impl Engine {
 mod tests {
     use super::*;
 
+    /// A journal whose file cannot be synced (a pipe: writes succeed,
+    /// `fdatasync` fails) behind an engine with batched durability.
+    fn engine_over_a_pipe(name: &str) -> (Engine, Arc<JournalSink>, std::io::PipeReader, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("authlock-pipe-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (reader, writer) = std::io::pipe().unwrap();
+        let out = Out::Direct(File::from(std::os::fd::OwnedFd::from(writer)));
+        let policies = PolicyDocument::new();
+        let clock: Arc<dyn Clock> = Arc::new(crate::time::SystemClock);
+        let sink = Arc::new(JournalSink {
+            memory: MemoryHistory::new(),
+            shared: Arc::new(Shared {
+                dir: dir.clone(),
+                durability: Durability::Batched {
+                    max_delay: Duration::from_millis(1),
+                    max_events: 1000,
+                },
+                compact_every: None,
+                policies: policies.clone(),
+                clock,
+                writer: Mutex::new(Writer {
+                    out,
+                    unsynced: 0,
+                    in_segment: 0,
+                    last_seq: 0,
+                    compaction_wanted: false,
+                    stopped: false,
+                }),
+                wake: Condvar::new(),
+                failed: Arc::new(OnceLock::new()),
+                compaction: Mutex::new(StoreStatus::default()),
+            }),
+            threads: Mutex::new(Vec::new()),
+            _lock: File::open(&dir).unwrap(),
+        });
+        let engine = Engine::builder(policies)
+            .history(sink.clone())
+            .build_with_store(sink.clone());
+        (engine, sink, reader, dir)
+    }
+
+    #[test]
+    fn a_sync_that_fails_in_the_batched_flusher_stops_the_engine() {
+        use crate::{AuthenticatorType, Registration};
+        let (engine, sink, _reader, dir) = engine_over_a_pipe("sync");
+        let pw = engine
+            .register(&Registration::new("a", AuthenticatorType::Password, "web"))
+            .expect("the write reaches the pipe; nothing is synced yet");
+        assert_eq!(sink.shared.lock().unsynced, 1);
+        // The flusher's next sync fails: it stops the engine and ends.
+        flusher(&sink.shared, Duration::from_millis(1));
+        let err = engine.check(&pw, "web").unwrap_err();
+        assert!(
+            matches!(&err, Error::Storage(m) if m.contains("syncing the journal")),
+            "{err:?}"
+        );
+        let err = engine
+            .record_failure(&pw, &crate::Attempt::in_app("web"))
+            .unwrap_err();
+        assert!(matches!(err, Error::Storage(_)), "{err:?}");
+        assert_eq!(engine.last_seq(), 1, "nothing more was counted or written");
+        drop(engine);
+        drop(sink);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_batch_handed_over_out_of_order_stops_the_engine() {
+        let (engine, sink, _reader, dir) = engine_over_a_pipe("order");
+        let pw = engine
+            .register(&crate::Registration::new(
+                "a",
+                crate::AuthenticatorType::Password,
+                "web",
+            ))
+            .unwrap();
+        let mut events = engine.events();
+        events[0].seq = 5;
+        let err = sink.append(&events).unwrap_err();
+        assert!(err.contains("handed event 5 after event 1"), "{err}");
+        assert!(engine.check(&pw, "web").is_err(), "the engine is stopped");
+        drop(engine);
+        drop(sink);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
