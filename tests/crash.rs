@@ -59,7 +59,7 @@ fn policies() -> PolicyDocument {
 
 fn options(round: usize) -> StoreOptions {
     StoreOptions {
-        durability: if round % 2 == 0 {
+        durability: if round.is_multiple_of(2) {
             Durability::Sync
         } else {
             Durability::Batched {
