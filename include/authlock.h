@@ -623,6 +623,31 @@ typedef struct {
 } authlock_open_report;
 
 /**
+ * How a store's compactions went (`authlock_engine_store_status`).
+ */
+typedef struct {
+  /**
+   * The sequence number of the newest snapshot written or loaded (0: none).
+   */
+  uint64_t snapshot_seq;
+  /**
+   * Compactions that wrote a snapshot since the store was opened.
+   */
+  uint64_t compactions;
+  /**
+   * Compactions that failed since the store was opened. A failed
+   * compaction does not stop the engine (the journal keeps every event);
+   * the compactor tries again after another `compact_every` events.
+   */
+  uint64_t failed_compactions;
+  /**
+   * Whether the latest compaction failed (cleared by the next one that
+   * succeeds).
+   */
+  bool last_failed;
+} authlock_store_status;
+
+/**
  * An authenticator type: one of the `AUTHLOCK_TYPE_*` constants.
  */
 typedef uint32_t authlock_authenticator_type;
@@ -1022,11 +1047,13 @@ authlock_status authlock_engine_open_store(const char *dir,
                                            authlock_open_report *out_report);
 
 /**
- * Compacts a store-backed engine's store: writes a snapshot of the whole
- * state and starts a new journal segment, atomically (temporary file,
- * sync, rename, directory sync), then removes the files the two newest
- * snapshots no longer need. Opening the store later replays only the
- * events after this snapshot.
+ * Compacts a store-backed engine's store now, on the calling thread:
+ * seals the journal segment in use, rebuilds the state at its end in a
+ * scratch engine (calls go on meanwhile), writes it as a snapshot
+ * (temporary file, sync, rename, directory sync), then removes the files
+ * the two newest snapshots no longer need. Opening the store later replays
+ * only the events after this snapshot. With `compact_every` set, the store
+ * also compacts by itself on a background thread.
  *
  * On success `*out_seq` receives the snapshot's sequence number (the last
  * event it includes). An engine without a store, or a failed write, is
@@ -1035,6 +1062,16 @@ authlock_status authlock_engine_open_store(const char *dir,
  */
 authlock_status authlock_engine_compact(const authlock_engine *engine,
                                         uint64_t *out_seq);
+
+/**
+ * How a store-backed engine's compactions went: `*out` receives the
+ * newest snapshot's sequence number and the counts of compactions that
+ * succeeded and failed since the store was opened. The reason of the
+ * latest failure is the message of `authlock_engine_compact` when called
+ * by the host. An engine without a store is `AUTHLOCK_STATUS_STORAGE`.
+ */
+authlock_status authlock_engine_store_status(const authlock_engine *engine,
+                                             authlock_store_status *out);
 
 /**
  * Registers an explicitly registered authenticator (password, PIN,

@@ -707,6 +707,23 @@ pub struct authlock_open_report {
     pub used_previous_snapshot: bool,
 }
 
+/// How a store's compactions went (`authlock_engine_store_status`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct authlock_store_status {
+    /// The sequence number of the newest snapshot written or loaded (0: none).
+    pub snapshot_seq: u64,
+    /// Compactions that wrote a snapshot since the store was opened.
+    pub compactions: u64,
+    /// Compactions that failed since the store was opened. A failed
+    /// compaction does not stop the engine (the journal keeps every event);
+    /// the compactor tries again after another `compact_every` events.
+    pub failed_compactions: u64,
+    /// Whether the latest compaction failed (cleared by the next one that
+    /// succeeds).
+    pub last_failed: bool,
+}
+
 /// An engine: the lockout state of one tenant, in memory, optionally backed
 /// by a durable store.
 ///
@@ -946,11 +963,13 @@ pub extern "C" fn authlock_engine_open_store(
     })
 }
 
-/// Compacts a store-backed engine's store: writes a snapshot of the whole
-/// state and starts a new journal segment, atomically (temporary file,
-/// sync, rename, directory sync), then removes the files the two newest
-/// snapshots no longer need. Opening the store later replays only the
-/// events after this snapshot.
+/// Compacts a store-backed engine's store now, on the calling thread:
+/// seals the journal segment in use, rebuilds the state at its end in a
+/// scratch engine (calls go on meanwhile), writes it as a snapshot
+/// (temporary file, sync, rename, directory sync), then removes the files
+/// the two newest snapshots no longer need. Opening the store later replays
+/// only the events after this snapshot. With `compact_every` set, the store
+/// also compacts by itself on a background thread.
 ///
 /// On success `*out_seq` receives the snapshot's sequence number (the last
 /// event it includes). An engine without a store, or a failed write, is
@@ -965,6 +984,32 @@ pub extern "C" fn authlock_engine_compact(
         let engine = try_engine(engine)?;
         let out = Out::new(out_seq, "out_seq")?;
         out.write(engine.compact()?);
+        Ok(())
+    })
+}
+
+/// How a store-backed engine's compactions went: `*out` receives the
+/// newest snapshot's sequence number and the counts of compactions that
+/// succeeded and failed since the store was opened. The reason of the
+/// latest failure is the message of `authlock_engine_compact` when called
+/// by the host. An engine without a store is `AUTHLOCK_STATUS_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn authlock_engine_store_status(
+    engine: *const authlock_engine,
+    out: *mut authlock_store_status,
+) -> authlock_status {
+    boundary(|| {
+        let engine = try_engine(engine)?;
+        let out = Out::new(out, "out")?;
+        let status = engine
+            .store_status()
+            .ok_or_else(|| Error::Storage("this engine is not backed by a store".into()))?;
+        out.write(authlock_store_status {
+            snapshot_seq: status.snapshot_seq,
+            compactions: status.compactions,
+            failed_compactions: status.failed_compactions,
+            last_failed: status.last_error.is_some(),
+        });
         Ok(())
     })
 }

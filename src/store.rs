@@ -8,15 +8,20 @@
 //! ```text
 //! <dir>/LOCK                          held by the one process using the store
 //! <dir>/snapshot-<seq>.snap           state after event <seq> (the newest two are kept)
-//! <dir>/journal-<first seq>.log       the events after a snapshot
+//! <dir>/journal-<first seq>.log       the events from <first seq> on
+//! <dir>/journal-<first seq>.log.torn  bytes of a torn tail, kept when it was cut off
 //! ```
 //!
-//! A journal record is one call's events: `u32` length, `u32` CRC-32 of the
-//! payload (both little-endian), then the events as JSON. Opening the store
-//! loads the newest valid snapshot and replays the journal after it through
-//! the same transitions that produced it (see [`crate::EngineBuilder::replay`]), so
-//! the core transitions do not change. The store is an [`EventSink`]: the
-//! engine writes each call's events to it while it holds the authenticator.
+//! A journal record is one call's events: a 16-byte header (the magic
+//! `ALJ2`, the payload's length and CRC-32, and the CRC-32 of those twelve
+//! bytes; little-endian), then the events as JSON. The events of all
+//! threads reach the journal in sequence order: the engine numbers them and
+//! hands them to the journal under one lock, and the journal refuses (and
+//! stops the engine on) a batch that does not continue its numbering.
+//! Opening the store loads the newest valid snapshot and replays the
+//! journal after it through the same transitions that produced it (see
+//! [`crate::EngineBuilder::replay`]), so the core transitions do not
+//! change.
 //!
 //! # Durability
 //!
@@ -33,19 +38,49 @@
 //!   the buffer fills or the engine is dropped; a killed process loses the
 //!   buffer (tests, simulations).
 //!
+//! In every mode, a write or sync that fails (the background flusher's
+//! included) stops the engine: every later call is refused with
+//! [`Error::Storage`], because memory may now hold counts the disk does not.
+//! Reopen the store to go on.
+//!
 //! # Crash safety
 //!
-//! - A journal that ends in a torn or corrupt record (a write cut short) is
-//!   truncated to its last good record on open, and [`OpenReport`] says how
-//!   many bytes were dropped. A bad record followed by more data is
-//!   corruption, not a torn write: opening refuses it.
+//! - Only the end of the newest journal segment may be torn, and only as a
+//!   write cut short leaves it: a header cut short, a record whose (checked)
+//!   length runs past the end of the file, a final record whose payload
+//!   checksum fails, or zeros from some point to the end (a file size
+//!   committed before its data, as after a power cut). Such a tail is copied
+//!   to `<segment>.log.torn`, then cut off, and [`OpenReport`] says how many
+//!   bytes were dropped and where they were kept. Anything else, anywhere (a
+//!   damaged header, a bad record followed by more data, a gap in the event
+//!   numbers), is corruption: opening refuses it and changes nothing.
 //! - A corrupt newest snapshot is refused. [`Recovery::PreviousSnapshot`]
 //!   is the documented way out: it opens from the previous snapshot and every
 //!   journal segment after it (compaction keeps them for this).
-//! - Compaction ([`Engine::compact`]) writes a snapshot to a temporary file,
-//!   syncs it, renames it into place and syncs the directory, and starts a
-//!   new journal segment at the same moment, under the engine's locks.
+//! - Compaction ([`Engine::compact`], and by itself after
+//!   [`StoreOptions::compact_every`] events, on a background thread) seals
+//!   the journal segment in use and starts the next, then rebuilds the state
+//!   at the seal from the newest snapshot and the sealed segments in a
+//!   scratch engine, writes it to a temporary file, syncs it, renames it into
+//!   place and syncs the directory. It takes none of the engine's locks, so
+//!   calls go on meanwhile. A failed compaction leaves a store that opens as
+//!   before; it is reported by [`Engine::store_status`] and tried again after
+//!   another `compact_every` events.
 //! - One process at a time: a second opener gets a clear "in use" error.
+//! - A restore ([`Engine::restore_json`]) is refused on a store-backed
+//!   engine: it would reset counters without a trace in the journal.
+//!
+//! # What the store does not guarantee
+//!
+//! - Someone with write access to the directory can replace it whole with
+//!   an older copy (a rollback), or delete it; nothing inside the directory
+//!   can tell. Detecting that needs an anchor outside it (a counter in a
+//!   secure element or a server), which the host must provide.
+//! - Checksums find accidental damage, not forgery: someone who can write
+//!   the files can write valid records.
+//! - With [`Durability::Batched`] or [`Durability::None`], a machine crash
+//!   or power cut may lose the events not yet synced (the crash may then
+//!   leave a torn tail, which opening cuts off as above).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, ErrorKind, Read, Write};
