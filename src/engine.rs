@@ -774,6 +774,69 @@ impl Engine {
         Ok(applied)
     }
 
+    /// Runs `cmd` on each live record of `ids` as one change: every shard
+    /// involved is write-locked (in index order, so that two such calls
+    /// cannot deadlock), the transitions run on copies, and only if every
+    /// one succeeds are the records replaced and the events (`leading`
+    /// first) emitted, as one batch. The sink gets them as one call's
+    /// events (one journal record), so a crash cannot keep half of the
+    /// call, and an error changes nothing. IDs deleted meanwhile are
+    /// skipped. `policy` says whether the transition reads the record's
+    /// policy in `app` (an unlock) or none (a suspension).
+    fn mutate_many(
+        &self,
+        ids: &[AuthenticatorId],
+        app: &str,
+        policy: bool,
+        actor: &Actor,
+        now: Timestamp,
+        cmd: &Command,
+        mut leading: Vec<Event>,
+    ) -> Result<Vec<Event>> {
+        self.healthy()?;
+        let mut shard_ids: Vec<usize> = ids.iter().map(shard_index).collect();
+        shard_ids.sort_unstable();
+        shard_ids.dedup();
+        let mut guards: Vec<_> = shard_ids.iter().map(|&i| self.shards[i].write()).collect();
+        let guard_of = |id: &AuthenticatorId| {
+            shard_ids
+                .binary_search(&shard_index(id))
+                .expect("every record's shard is locked")
+        };
+        let mut changed: Vec<Record> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(rec) = guards[guard_of(id)].records.get(id) else {
+                continue; // deleted meanwhile: nothing to change
+            };
+            let app_id = rec.app_id(app).unwrap_or_else(|| self.known_app(app));
+            let ctx = Ctx {
+                now,
+                tenant: &self.tenant,
+                app: &app_id,
+                actor,
+                policy: if policy {
+                    self.policies.policy(rec.kind, app)
+                } else {
+                    None
+                },
+            };
+            let mut copy = rec.clone();
+            let applied = transition::apply(&mut copy, &ctx, cmd.clone())?;
+            debug_assert!(!applied.removed, "a batch change never deletes");
+            leading.extend(applied.events);
+            changed.push(copy);
+        }
+        for rec in changed {
+            let g = guard_of(&rec.id);
+            if let Some(slot) = guards[g].records.get_mut(&rec.id) {
+                *slot = rec;
+            }
+        }
+        self.emit(&mut leading)?;
+        drop(guards);
+        Ok(leading)
+    }
+
     /// Runs an attempt command and notifies.
     fn attempt(&self, id: &AuthenticatorId, app: &str, cmd: Command) -> Result<AttemptOutcome> {
         app_name(app)?;
@@ -983,23 +1046,15 @@ impl Engine {
             .filter(|r| r.kind == kind && r.slot(app).is_ok())
             .map(|r| r.id)
             .collect();
-        let mut events = Vec::new();
-        for id in targets {
-            match self.mutate(
-                &id,
-                app,
-                actor,
-                now,
-                Command::Unlock {
-                    reason: reason.clone(),
-                },
-            ) {
-                Ok(applied) => events.extend(applied.events),
-                // Deleted between listing and unlocking: nothing to unlock.
-                Err(Error::Deleted { .. } | Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let events = self.mutate_many(
+            &targets,
+            app,
+            true,
+            actor,
+            now,
+            &Command::Unlock { reason },
+            Vec::new(),
+        )?;
         self.notify(&events);
         Ok(events)
     }
@@ -1119,8 +1174,7 @@ impl Engine {
         }
         let user_id = entry.id.clone();
         let ids = entry.authenticators.to_vec();
-        entry.set_suspended(target);
-        let mut events = vec![Event {
+        let leading = vec![Event {
             seq: 0,
             time: now,
             tenant: self.tenant.clone(),
@@ -1137,7 +1191,6 @@ impl Engine {
             before: None,
             after: None,
         }];
-        self.emit(&mut events)?;
         let cmd = if target {
             Command::Suspend {
                 reason: reason.clone(),
@@ -1149,22 +1202,10 @@ impl Engine {
         };
         // A replay applies each authenticator's events as primitives of their own.
         let ids = if records { ids } else { Vec::new() };
-        for id in ids {
-            let mut guard = self.shard(&id).write();
-            let Some(rec) = guard.records.get_mut(&id) else {
-                continue;
-            };
-            let app_id = rec.app_id("").unwrap_or_else(|| AppId::from(""));
-            let ctx = Ctx {
-                now,
-                tenant: &self.tenant,
-                app: &app_id,
-                actor,
-                policy: None,
-            };
-            let mut applied = transition::apply(rec, &ctx, cmd.clone())?;
-            self.emit(&mut applied.events)?;
-            events.extend(applied.events);
+        // The user's event and every authenticator's, as one batch.
+        let events = self.mutate_many(&ids, "", false, actor, now, &cmd, leading)?;
+        if let Some(entry) = users.map.get_mut(user) {
+            entry.set_suspended(target);
         }
         drop(users);
         self.notify(&events);
@@ -1309,6 +1350,7 @@ impl Engine {
                         suspended,
                         Some(old_id),
                         events,
+                        None,
                     )?;
                     return Ok(id);
                 }
@@ -1331,12 +1373,14 @@ impl Engine {
             suspended,
             None,
             Vec::new(),
+            None,
         )?;
         Ok(id)
     }
 
     /// Inserts a new record under the user lock and emits its event, after
-    /// `leading` (the deletion of the instance it replaces), as one batch.
+    /// `leading` (the deletion of the instance it replaces), as one batch;
+    /// or, given `batch`, adds them to it for the caller to emit.
     #[allow(clippy::too_many_arguments)]
     fn insert_new(
         &self,
@@ -1353,6 +1397,7 @@ impl Engine {
         suspended: bool,
         replaces: Option<AuthenticatorId>,
         mut leading: Vec<Event>,
+        batch: Option<&mut Vec<Event>>,
     ) -> Result<()> {
         let ctx_app = app.clone().unwrap_or_else(|| AppId::from(""));
         let ctx = Ctx {
@@ -1382,7 +1427,13 @@ impl Engine {
                 return Err(shard_full(&id));
             }
             shard.records.insert(rec);
-            self.emit(&mut events)?;
+            if let Some(batch) = batch {
+                // The caller emits the whole call's events at once, still
+                // holding the user lock; nobody knows the new ID before.
+                batch.append(&mut events);
+            } else {
+                self.emit(&mut events)?;
+            }
         }
         users.get_mut(&user).authenticators.push(id);
         Ok(())
@@ -1482,34 +1533,49 @@ impl Engine {
             before: None,
             after: None,
         }];
-        self.emit(&mut events)?;
         let mut ids = Vec::new();
-        if let Some(replay) = replay_ids {
+        if replay_ids.is_some() {
             // Replays register the implied types from their own events.
-            let _ = replay;
+            self.emit(&mut events)?;
             return Ok(ids);
         }
         let suspended = users.get_mut(user).suspended();
         let value: Arc<str> = Arc::from(identifier.value.as_str());
+        // The identifier and the authenticators it implies, as one batch:
+        // a crash keeps all of them or none.
+        let mut inserted = Ok(());
         for kind in identifier.implied_types() {
-            let id = self.fresh_id(None)?;
-            self.insert_new(
-                &mut users,
-                now,
-                actor,
-                id,
-                user_id.clone(),
-                kind,
-                None,
-                None,
-                Some(value.clone()),
-                None,
-                suspended,
-                None,
-                Vec::new(),
-            )?;
-            ids.push(id);
+            let step = self.fresh_id(None).and_then(|id| {
+                self.insert_new(
+                    &mut users,
+                    now,
+                    actor,
+                    id,
+                    user_id.clone(),
+                    kind,
+                    None,
+                    None,
+                    Some(value.clone()),
+                    None,
+                    suspended,
+                    None,
+                    Vec::new(),
+                    Some(&mut events),
+                )
+                .map(|()| id)
+            });
+            match step {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    inserted = Err(e);
+                    break;
+                }
+            }
         }
+        // What was done is emitted even if a later step failed, so that the
+        // sink holds everything memory holds.
+        self.emit(&mut events)?;
+        inserted?;
         Ok(ids)
     }
 
@@ -1552,6 +1618,7 @@ impl Engine {
             suspended,
             None,
             Vec::new(),
+            None,
         )?;
         Ok(())
     }
@@ -1587,8 +1654,17 @@ impl Engine {
         };
         let id = match found {
             Some(id) => id,
-            None => {
+            None => 'registered: {
                 let mut users = self.users.write();
+                // Looked for again under the write lock: two first uses at
+                // once register one authenticator.
+                if let Some(r) = self
+                    .records_of(users.map.get(user))
+                    .into_iter()
+                    .find(|r| r.kind == kind && r.identifier() == Some(account))
+                {
+                    break 'registered r.id;
+                }
                 let id = self.fresh_id(None)?;
                 let user_id = users.ensure(user);
                 let suspended = users.get_mut(user).suspended();
@@ -1606,6 +1682,7 @@ impl Engine {
                     suspended,
                     None,
                     Vec::new(),
+                    None,
                 )?;
                 id
             }

@@ -870,3 +870,111 @@ fn background_compaction_failures_are_reported_and_retried() {
     assert_eq!(engine.snapshot(), before);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Where each journal record starts, read from the headers.
+fn record_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while at + 16 <= bytes.len() {
+        starts.push(at);
+        at += 16 + u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+    }
+    starts
+}
+
+/// A call that changes several authenticators (a suspension, an unlock
+/// fanned out over passkeys, an identifier that implies two
+/// authenticators) is one journal record: a crash in the middle of writing
+/// it keeps none of it, and the store reopens into a state that restores.
+#[test]
+fn a_call_on_several_authenticators_is_one_journal_record() {
+    let _serial = serial();
+    type Call = fn(&Engine);
+    let calls: [(&str, Call); 4] = [
+        ("suspend", |e| {
+            e.suspend_user("alice", &Actor::admin("ops"), Some("left"))
+                .unwrap();
+        }),
+        ("unsuspend", |e| {
+            e.unsuspend_user("alice", &Actor::admin("ops"), None)
+                .unwrap();
+        }),
+        ("email", |e| {
+            let ids = e
+                .add_identifier("alice", &Identifier::email("a@example.com"), &Actor::System)
+                .unwrap();
+            assert_eq!(ids.len(), 2, "email OTP and the magic link");
+        }),
+        ("unlock passkeys", |e| {
+            let events = e
+                .unlock_type(
+                    "alice",
+                    AuthenticatorType::Passkey,
+                    "web",
+                    &Actor::admin("ops"),
+                    None,
+                )
+                .unwrap();
+            assert!(events.len() >= 2, "{events:?}");
+        }),
+    ];
+    for (name, call) in calls {
+        let dir = temp_dir(&format!("batch-{}", name.replace(' ', "-")));
+        let (engine, _) = open(&dir, create()).unwrap();
+        for n in 0..3 {
+            let pk = engine
+                .register(
+                    &Registration::new("alice", AuthenticatorType::Passkey, "web")
+                        .on_device(&format!("phone-{n}"))
+                        .with_public_key(&format!("key-{n}")),
+                )
+                .unwrap();
+            engine
+                .lock(&pk, "web", &Actor::admin("ops"), Some("lost"))
+                .unwrap();
+        }
+        if name == "unsuspend" {
+            engine
+                .suspend_user("alice", &Actor::admin("ops"), None)
+                .unwrap();
+        }
+        let before = engine.snapshot();
+        drop(engine);
+        let journal = journals(&dir).pop().unwrap();
+        let old_len = fs::read(&journal).unwrap().len();
+        let (engine, _) = open(&dir, StoreOptions::default()).unwrap();
+        call(&engine);
+        let after = engine.snapshot();
+        assert!(
+            after.last_seq >= before.last_seq + 2,
+            "{name}: several events"
+        );
+        drop(engine);
+        let bytes = fs::read(&journal).unwrap();
+        let new_records: Vec<usize> = record_starts(&bytes)
+            .into_iter()
+            .filter(|&s| s >= old_len)
+            .collect();
+        assert_eq!(new_records, [old_len], "{name}: one record for the call");
+        // Torn in the middle: none of the call is kept.
+        let cut = old_len + (bytes.len() - old_len) / 2;
+        OpenOptions::new()
+            .write(true)
+            .open(&journal)
+            .unwrap()
+            .set_len(cut as u64)
+            .unwrap();
+        let (engine, report) = open(&dir, StoreOptions::default()).unwrap();
+        assert!(report.dropped_tail_bytes > 0, "{name}");
+        assert_eq!(
+            engine.snapshot(),
+            before,
+            "{name}: nothing of the call is kept"
+        );
+        Engine::new(PolicyDocument::parse(SIMPLE).unwrap())
+            .restore_json(&engine.snapshot_json())
+            .unwrap_or_else(|e| panic!("{name}: the reopened state does not restore: {e}"));
+        drop(engine);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

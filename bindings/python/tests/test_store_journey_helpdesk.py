@@ -76,6 +76,23 @@ def test_a_compacted_store_reopens_from_its_snapshot(tmp_path, clock):
     assert reopened.authenticator(pw).apps[0].failures == 1
 
 
+def test_a_restore_is_refused_on_a_store_backed_engine_and_changes_nothing(tmp_path, clock):
+    store = str(tmp_path / "store")
+    engine = Engine.open_store(store, POLICY, options(), clock)
+    empty = engine.snapshot_json()
+    pw = register_password(engine)
+    engine.record_failure(pw, Attempt(app="web"))
+    engine.record_failure(pw, Attempt(app="web"))
+    with pytest.raises(AuthlockError.InvalidArgument) as refused:
+        engine.restore_json(empty)
+    assert "durable store" in str(refused.value)
+    assert engine.authenticator(pw).apps[0].failures == 2
+    del engine
+    gc.collect()
+    reopened = Engine.open_store(store, POLICY, options(create=False), clock)
+    assert reopened.authenticator(pw).apps[0].failures == 2
+
+
 def test_a_second_opener_gets_the_in_use_storage_error(tmp_path, clock):
     store = str(tmp_path / "store")
     first = Engine.open_store(store, POLICY, options(), clock)
