@@ -783,6 +783,7 @@ impl Engine {
     /// call, and an error changes nothing. IDs deleted meanwhile are
     /// skipped. `policy` says whether the transition reads the record's
     /// policy in `app` (an unlock) or none (a suspension).
+    #[allow(clippy::too_many_arguments)]
     fn mutate_many(
         &self,
         ids: &[AuthenticatorId],
