@@ -120,6 +120,24 @@ val storeJourneyHelpdeskTests: List<Pair<String, () -> Unit>> = listOf(
             }
         }
     },
+    "a restore is refused on a store-backed engine and changes nothing" to {
+        withTempDir { dir ->
+            val store = File(dir, "store").path
+            val clock = ManualClock(START_MS)
+            val pw = Engine.openStore(store, POLICY, storeOptions(), clock).use { engine ->
+                val empty = engine.snapshotJson()
+                val pw = engine.registerWebPassword()
+                repeat(2) { engine.recordFailure(pw, Attempt(app = "web")) }
+                val refused = assertFailsWith<AuthlockException.InvalidArgument> { engine.restoreJson(empty) }
+                assertContains(refused.message!!, "durable store")
+                assertEquals(2u, engine.authenticator(pw).apps[0].failures)
+                pw
+            }
+            Engine.openStore(store, POLICY, storeOptions(create = false), clock).use { engine ->
+                assertEquals(2u, engine.authenticator(pw).apps[0].failures)
+            }
+        }
+    },
     "a second opener gets the in-use storage error" to {
         withTempDir { dir ->
             val store = File(dir, "store").path
