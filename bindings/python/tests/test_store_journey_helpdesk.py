@@ -87,6 +87,8 @@ def test_a_restore_is_refused_on_a_store_backed_engine_and_changes_nothing(tmp_p
         engine.restore_json(empty)
     assert "durable store" in str(refused.value)
     assert engine.authenticator(pw).apps[0].failures == 2
+    # The exception's traceback holds this frame, and so the engine.
+    del refused
     del engine
     gc.collect()
     reopened = Engine.open_store(store, POLICY, options(create=False), clock)
