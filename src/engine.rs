@@ -11,7 +11,8 @@
 //!
 //! Lock order: the user index, then a record shard; never the other way.
 //! `check` takes only one shard's read lock unless time has to be applied
-//! (an expired lock, a clock that went back).
+//! (an expired lock); a clock behind a record's latest time is read as that
+//! time, without a write.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -781,9 +782,11 @@ impl Engine {
     /// when again.
     ///
     /// A deleted ID answers [`Decision::Deleted`]; an unknown ID, or an app
-    /// in which the authenticator has no instance, is an error. This takes a
-    /// read lock only, unless time has ended a lock or moved backwards, in
-    /// which case that is recorded first.
+    /// in which the authenticator has no instance, is an error. The answer is
+    /// at the record's effective time (the later of the clock and the latest
+    /// time the record has seen). This takes a read lock only, unless time
+    /// has ended a lock, in which case that is recorded first. A clock
+    /// reading outside the years 1970 to 9999 is refused.
     #[inline]
     pub fn check(&self, id: &AuthenticatorId, app: &str) -> Result<Decision> {
         self.healthy()?;

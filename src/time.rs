@@ -262,7 +262,9 @@ pub(crate) mod duration_str {
 /// The engine reads the clock once per operation and passes the value into
 /// the pure transitions. A clock may go backwards (a reboot, a user changing
 /// the phone's time): the engine never lets that shorten a lock or a
-/// throttle delay.
+/// throttle delay, since each record measures its waits against the latest
+/// time it has seen. A reading outside [`Timestamp::MIN_VALID`] ..=
+/// [`Timestamp::MAX_VALID`] is refused by the call that reads it.
 pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> Timestamp;

@@ -11,12 +11,27 @@
 //! - **Validation first.** A command checks the type's capability, the scope
 //!   of the call's app and its own arguments before anything changes; an
 //!   error leaves the record exactly as it was.
+//! - **Effective time.** A record's rules are measured at its effective
+//!   time, the later of the clock's reading and [`Record::seen`], the latest
+//!   time the record has seen, so that no sequence of clock values (set back,
+//!   then forward again) shortens a lock, a throttle or a failure window in
+//!   real time. Stored times are never moved back. A command that changes
+//!   the record stamps its events and the times it stores with the effective
+//!   time and raises `seen` to it; if the clock read earlier than `seen`, its
+//!   events start with one [`Action::ClockRewound`] event stamped with the
+//!   clock's reading (an audit trail; a replay regenerates it from the change
+//!   after it). [`evaluate`], the whole of `check`, reads at the effective
+//!   time and writes nothing.
 //! - **Time first.** Every command on an instance first applies what time has
 //!   done ([`Command::Normalize`]): a temporary lock whose end has passed is
 //!   removed and the failure counter restarts from zero (the count of
-//!   temporary lockouts is kept); a stored time later than now (the clock
-//!   went back) is moved back to now, so a lock or throttle wait restarts
-//!   instead of ending early.
+//!   temporary lockouts is kept).
+//! - **No end past the end of time.** Lock ends, failure windows and
+//!   throttle waits use checked arithmetic: a temporary lock whose end cannot
+//!   be represented holds until unlocked, a window whose end cannot be
+//!   represented keeps its failures, and a throttle whose retry cannot be
+//!   represented reports [`Timestamp::MAX`]. (The engine refuses clock
+//!   readings outside [`Timestamp::MIN_VALID`]..=[`Timestamp::MAX_VALID`].)
 //! - **Refused attempts are not counted.** A failure, success or
 //!   reservation on a locked, throttled or deactivated instance changes
 //!   nothing and reports the refusal.
@@ -120,7 +135,7 @@ pub struct AttemptOutcome {
 /// A change to apply to one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Apply what time has done: lock expiry, clock rewind.
+    /// Apply what time has done: lock expiry.
     Normalize,
     /// A failed attempt.
     Failure {
