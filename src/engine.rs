@@ -541,7 +541,8 @@ impl Engine {
         &self.policies
     }
 
-    /// The current time by the engine's clock.
+    /// The current time by the engine's clock, as it reads (not checked:
+    /// the engine's calls read it through [`Engine::read_clock`]).
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
