@@ -303,7 +303,7 @@ enum authlock_event_action
    */
   AUTHLOCK_EVENT_ACTION_LOCK_REFUNDED = 8,
   /**
-   * The host clock went back; stored times were moved back to it.
+   * A change was made with the clock behind the record's latest time.
    */
   AUTHLOCK_EVENT_ACTION_CLOCK_REWOUND = 9,
   /**

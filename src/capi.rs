@@ -554,7 +554,7 @@ pub enum authlock_event_action {
     /// A policy lock caused by a reserved failure was lifted by a
     /// successful commit.
     LockRefunded = 8,
-    /// The host clock went back; stored times were moved back to it.
+    /// A change was made with the clock behind the record's latest time.
     ClockRewound = 9,
     /// The registration was removed.
     Deleted = 10,

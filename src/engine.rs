@@ -11,7 +11,8 @@
 //!
 //! Lock order: the user index, then a record shard; never the other way.
 //! `check` takes only one shard's read lock unless time has to be applied
-//! (an expired lock, a clock that went back).
+//! (an expired lock); a clock behind a record's latest time is read as that
+//! time, without a write.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -549,9 +550,19 @@ impl Engine {
         &self.policies
     }
 
-    /// The current time by the engine's clock.
+    /// The current time by the engine's clock, as it reads (not checked:
+    /// the engine's calls read it through [`Engine::read_clock`]).
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The clock's reading for a call, refused (`InvalidArgument`) if it is
+    /// outside the times the engine accepts ([`Timestamp::MIN_VALID`] to
+    /// [`Timestamp::MAX_VALID`], the years 1970 to 9999). Every call that
+    /// reads the clock reads it through this.
+    #[inline]
+    pub fn read_clock(&self) -> Result<Timestamp> {
+        valid_time("clock", self.clock.now())
     }
 
     /// Number of live (not deleted) authenticators.
@@ -841,7 +852,7 @@ impl Engine {
     /// Runs an attempt command and notifies.
     fn attempt(&self, id: &AuthenticatorId, app: &str, cmd: Command) -> Result<AttemptOutcome> {
         app_name(app)?;
-        let now = self.clock.now();
+        let now = self.read_clock()?;
         let applied = self.mutate_keeping(id, app, &Actor::System, now, cmd, false)?;
         self.notify(&applied.events);
         Ok(applied
@@ -853,14 +864,16 @@ impl Engine {
     /// when again.
     ///
     /// A deleted ID answers [`Decision::Deleted`]; an unknown ID, or an app
-    /// in which the authenticator has no instance, is an error. This takes a
-    /// read lock only, unless time has ended a lock or moved backwards, in
-    /// which case that is recorded first.
+    /// in which the authenticator has no instance, is an error. The answer is
+    /// at the record's effective time (the later of the clock and the latest
+    /// time the record has seen). This takes a read lock only, unless time
+    /// has ended a lock, in which case that is recorded first. A clock
+    /// reading outside the years 1970 to 9999 is refused.
     #[inline]
     pub fn check(&self, id: &AuthenticatorId, app: &str) -> Result<Decision> {
         self.healthy()?;
         app_name(app)?;
-        let now = self.clock.now();
+        let now = self.read_clock()?;
         {
             let shard = self.shard(id).read();
             let Some(rec) = shard.records.get(id) else {
@@ -872,8 +885,11 @@ impl Engine {
             };
             let inst = &rec.instances[rec.slot(app)?];
             let policy = self.policies.policy(rec.kind, app);
-            if !transition::needs_normalize(inst, now) {
-                return Ok(transition::evaluate(inst, policy, now));
+            // The record's effective time: a clock behind the latest time
+            // the record has seen reads as that time.
+            let at = rec.effective_time(now);
+            if !transition::needs_normalize(inst, at) {
+                return Ok(transition::evaluate(inst, policy, at));
             }
         }
         let applied =
@@ -884,7 +900,7 @@ impl Engine {
             Some(rec) => Ok(transition::evaluate(
                 &rec.instances[rec.slot(app)?],
                 self.policies.policy(rec.kind, app),
-                now,
+                rec.effective_time(now),
             )),
             None => Ok(Decision::Deleted),
         }
@@ -955,7 +971,7 @@ impl Engine {
         cmd: Command,
     ) -> Result<Vec<Event>> {
         app_name(app)?;
-        let now = self.clock.now();
+        let now = self.read_clock()?;
         let applied = self.mutate(id, app, actor, now, cmd)?;
         self.notify(&applied.events);
         Ok(applied.events)
@@ -1040,7 +1056,7 @@ impl Engine {
         actor: &Actor,
         reason: Option<Arc<str>>,
     ) -> Result<Vec<Event>> {
-        let now = self.clock.now();
+        let now = self.read_clock()?;
         let targets: Vec<AuthenticatorId> = self
             .user_records(user)
             .into_iter()
@@ -1070,7 +1086,7 @@ impl Engine {
         reason: Option<&str>,
     ) -> Result<Vec<Event>> {
         let reason = reason_arg(reason)?;
-        self.delete_at(id, app, actor, reason, self.clock.now())
+        self.delete_at(id, app, actor, reason, self.read_clock()?)
     }
 
     pub(crate) fn delete_at(
@@ -1133,7 +1149,7 @@ impl Engine {
             true,
             actor,
             reason_arg(reason)?,
-            self.clock.now(),
+            self.read_clock()?,
             true,
         )
     }
@@ -1151,7 +1167,7 @@ impl Engine {
             false,
             actor,
             reason_arg(reason)?,
-            self.clock.now(),
+            self.read_clock()?,
             true,
         )
     }
@@ -1225,7 +1241,7 @@ impl Engine {
     ///   [`Engine::add_identifier`] and [`Engine::record_first_use`].
     pub fn register(&self, reg: &Registration) -> Result<AuthenticatorId> {
         let actor = reg.actor.clone().unwrap_or_else(|| Actor::user(&reg.user));
-        let id = self.register_at(reg, &actor, self.clock.now(), None)?;
+        let id = self.register_at(reg, &actor, self.read_clock()?, None)?;
         self.notify(&[]);
         Ok(id)
     }
@@ -1486,7 +1502,7 @@ impl Engine {
         identifier: &Identifier,
         actor: &Actor,
     ) -> Result<Vec<AuthenticatorId>> {
-        let ids = self.add_identifier_at(user, identifier, actor, self.clock.now(), None)?;
+        let ids = self.add_identifier_at(user, identifier, actor, self.read_clock()?, None)?;
         self.notify(&[]);
         Ok(ids)
     }
@@ -1645,7 +1661,7 @@ impl Engine {
                 operation: Operation::RegisterImplicit,
             });
         }
-        let now = self.clock.now();
+        let now = self.read_clock()?;
         let found = {
             let users = self.users.read();
             self.records_of(users.map.get(user))
@@ -1799,6 +1815,30 @@ impl Record {
             .iter()
             .find(|l| &*l.app == app)
             .map(|l| l.app.clone())
+    }
+}
+
+/// `t`, refused with a message naming `what` if it is outside the times the
+/// engine accepts (see [`Timestamp::MIN_VALID`]).
+#[inline]
+pub(crate) fn valid_time(what: &'static str, t: Timestamp) -> Result<Timestamp> {
+    if t.is_valid() {
+        Ok(t)
+    } else {
+        Err(invalid_time(what, t))
+    }
+}
+
+#[cold]
+fn invalid_time(what: &'static str, t: Timestamp) -> Error {
+    Error::InvalidArgument {
+        what,
+        why: format!(
+            "the time {t} ({} ms since the Unix epoch) is outside the times authlock accepts, {} to {} (the years 1970 to 9999): the end of a lock or a wait could not be computed from it",
+            t.as_millis(),
+            Timestamp::MIN_VALID,
+            Timestamp::MAX_VALID
+        ),
     }
 }
 

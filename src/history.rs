@@ -143,8 +143,12 @@ pub enum Action {
     /// A policy lock caused by a reserved failure was lifted because the
     /// reservation was committed as a success.
     LockRefunded,
-    /// The host's clock was earlier than a stored time: the stored times were
-    /// moved back to it, so that waits restart rather than end.
+    /// A change was made with the host's clock earlier than the latest time
+    /// the record had seen. Stamped with the clock's reading, it comes first
+    /// among the call's events about the record, which carry that latest
+    /// time: waits are measured against it, so they neither end early nor
+    /// restart. (Histories written before this rule may hold one alone,
+    /// from a check; those are not replayed.)
     ClockRewound,
     /// The registration was removed.
     Deleted {

@@ -131,7 +131,7 @@ impl<'de> Deserialize<'de> for Fingerprint {
 /// One counted failure: when, and the wrong secret's fingerprint if given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureMark {
-    /// When it was counted (clamped to the clock if the clock went back).
+    /// When it was counted (the record's effective time then).
     pub at: Timestamp,
     /// The host's fingerprint of the wrong secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,8 +160,7 @@ pub struct Lock {
     /// The reason given with a manual lock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Arc<str>>,
-    /// When the lock started (clamped to the clock if the clock went back,
-    /// so that the wait restarts rather than ends).
+    /// When the lock started (a record's effective time, never moved back).
     pub since: Timestamp,
     /// Its length in milliseconds; `None` until unlocked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,17 +171,22 @@ pub struct Lock {
 }
 
 impl Lock {
-    /// When a temporary lock ends, given the current time (the start is
-    /// clamped to `now`, so a clock that went back restarts the wait).
-    pub fn ends_at(&self, now: Timestamp) -> Option<Timestamp> {
-        self.duration_ms.map(|d| {
-            Timestamp::from_millis(
-                self.since
-                    .min(now)
-                    .as_millis()
-                    .saturating_add(i64::try_from(d).unwrap_or(i64::MAX)),
-            )
-        })
+    /// When a temporary lock ends: `None` for a lock until unlocked, and
+    /// for a temporary lock whose end lies past the end of representable
+    /// time, which therefore holds until unlocked.
+    #[inline]
+    pub fn ends_at(&self) -> Option<Timestamp> {
+        let d = i64::try_from(self.duration_ms?).ok()?;
+        self.since
+            .as_millis()
+            .checked_add(d)
+            .map(Timestamp::from_millis)
+    }
+
+    /// Whether the lock is still in force at `now`.
+    #[inline]
+    pub fn in_force_at(&self, now: Timestamp) -> bool {
+        self.ends_at().is_none_or(|end| now < end)
     }
 }
 
@@ -302,9 +306,7 @@ impl<'de> Deserialize<'de> for LockState {
 impl LockState {
     /// The lock in force at `now` (an expired temporary lock is none).
     pub fn lock_at(&self, now: Timestamp) -> Option<&Lock> {
-        self.lock
-            .as_deref()
-            .filter(|l| l.ends_at(now).is_none_or(|end| now < end))
+        self.lock.as_deref().filter(|l| l.in_force_at(now))
     }
 
     /// Whether deactivated for any reason.
@@ -445,6 +447,13 @@ pub struct Record {
     pub registered_at: Timestamp,
     /// Incremented by every change (for compare-and-swap stores).
     pub version: u64,
+    /// The latest time this record has seen: the high-water mark of the
+    /// times of the calls that changed it. Every rule about it is measured
+    /// at its effective time, the later of the clock and `seen`
+    /// ([`Record::effective_time`]), so that a clock set back (then forward
+    /// again) never shortens a wait. Every stored time of the record is at
+    /// most `seen`.
+    pub seen: Timestamp,
     /// Per-app instances; exactly one, with no app, for global-user types.
     pub instances: Instances,
     details: Option<Box<Details>>,
@@ -465,6 +474,7 @@ struct RecordOut<'a> {
     public_key: Option<&'a str>,
     registered_at: Timestamp,
     version: u64,
+    seen: Timestamp,
     instances: &'a [Instance],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     links: &'a [AppLink],
@@ -486,6 +496,7 @@ struct RecordIn {
     public_key: Option<Arc<str>>,
     registered_at: Timestamp,
     version: u64,
+    seen: Timestamp,
     // Read straight into the inline storage: one instance needs no
     // allocation.
     instances: Instances,
@@ -506,6 +517,7 @@ impl Serialize for Record {
             public_key: self.public_key(),
             registered_at: self.registered_at,
             version: self.version,
+            seen: self.seen,
             instances: &self.instances[..],
             links: self.links(),
             last_use: self.last_use(),
@@ -530,6 +542,7 @@ impl<'de> Deserialize<'de> for Record {
             kind: w.kind,
             registered_at: w.registered_at,
             version: w.version,
+            seen: w.seen,
             instances: w.instances,
             details: (!details.is_empty()).then(|| Box::new(details)),
         })
@@ -553,9 +566,17 @@ impl Record {
             kind,
             registered_at,
             version: 1,
+            seen: registered_at,
             instances,
             details: None,
         }
+    }
+
+    /// The time the record's rules are measured at when the clock reads
+    /// `now`: the later of `now` and [`Record::seen`].
+    #[inline]
+    pub fn effective_time(&self, now: Timestamp) -> Timestamp {
+        now.max(self.seen)
     }
 
     /// Its device (device-user types only).
@@ -631,6 +652,31 @@ impl Record {
         }
     }
 
+    /// The latest of the times stored in the record.
+    fn latest_stored_time(&self) -> Option<Timestamp> {
+        let inst = self.instances.iter().flat_map(|i| {
+            let st = &i.state;
+            [
+                Some(i.registered_at),
+                i.last_success,
+                st.lock.as_ref().map(|l| l.since),
+            ]
+            .into_iter()
+            .flatten()
+            .chain(st.marks.iter().map(|m| m.at))
+            .chain(st.reservations().iter().map(|r| r.at))
+        });
+        let links = self
+            .links()
+            .iter()
+            .flat_map(|l| [Some(l.linked_at), l.last_success].into_iter().flatten());
+        std::iter::once(self.registered_at)
+            .chain(inst)
+            .chain(links)
+            .chain(self.last_use().map(|u| u.at))
+            .max()
+    }
+
     /// Checks the structural invariants a restored or replayed record must
     /// hold; the message says which one is broken.
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
@@ -686,6 +732,22 @@ impl Record {
                 }
             }
         }
+        if !self.seen.is_valid() {
+            return Err(format!(
+                "authenticator {id} has seen {}, outside the times the engine accepts ({} to {})",
+                self.seen,
+                Timestamp::MIN_VALID,
+                Timestamp::MAX_VALID
+            ));
+        }
+        if let Some(t) = self.latest_stored_time()
+            && t > self.seen
+        {
+            return Err(format!(
+                "authenticator {id} stores the time {t}, later than its seen {}: seen is the latest time the record has seen",
+                self.seen
+            ));
+        }
         for inst in &self.instances {
             let st = &inst.state;
             if st.marks.len() > crate::policy::MAX_FAILURES_LIMIT as usize {
@@ -717,6 +779,41 @@ impl Record {
 }
 
 #[cfg(test)]
+mod lock_ends {
+    use super::*;
+
+    fn lock(since: i64, duration_ms: Option<u64>) -> Lock {
+        Lock {
+            kind: LockKind::Policy,
+            reason: None,
+            since: Timestamp::from_millis(since),
+            duration_ms,
+            reservation: None,
+        }
+    }
+
+    /// A temporary lock whose end cannot be represented has no end: it
+    /// holds until unlocked, at every time, the last representable one
+    /// included (it never saturates into "expired").
+    #[test]
+    fn an_end_past_representable_time_holds() {
+        let five_min = Some(300_000);
+        let edge = lock(i64::MAX - 1000, five_min);
+        assert_eq!(edge.ends_at(), None);
+        assert!(edge.in_force_at(Timestamp::MAX));
+        let huge = lock(0, Some(u64::MAX));
+        assert_eq!(huge.ends_at(), None);
+        assert!(huge.in_force_at(Timestamp::MAX));
+        // Just inside: the end is exact, and the lock ends there.
+        let inside = lock(i64::MAX - 300_000, five_min);
+        assert_eq!(inside.ends_at(), Some(Timestamp::MAX));
+        assert!(inside.in_force_at(Timestamp::from_millis(i64::MAX - 1)));
+        assert!(!inside.in_force_at(Timestamp::MAX));
+        assert_eq!(lock(0, None).ends_at(), None);
+    }
+}
+
+#[cfg(test)]
 mod layout {
     use super::*;
 
@@ -725,7 +822,7 @@ mod layout {
     #[test]
     fn records_stay_compact() {
         assert_eq!(std::mem::size_of::<LockState>(), 32);
-        assert_eq!(std::mem::size_of::<Instance>(), 72);
+        assert_eq!(std::mem::size_of::<Instance>(), 64);
         assert_eq!(std::mem::size_of::<Record>(), 144);
     }
 }

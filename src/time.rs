@@ -7,6 +7,7 @@
 //! and the clock trait; it knows nothing about authenticators.
 
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -15,66 +16,133 @@ use serde::{Deserialize, Serialize};
 
 /// A point in time: milliseconds since the Unix epoch (UTC).
 ///
-/// Stored as a plain integer so that comparisons on the hot path are one
+/// Stored as one integer so that comparisons on the hot path are one
 /// instruction and snapshots are exact. [`Display`](fmt::Display) renders
-/// RFC 3339.
+/// RFC 3339. `i64::MIN` milliseconds is the one value a timestamp cannot
+/// hold ([`Timestamp::from_millis`] reads it as `i64::MIN + 1`): that spare
+/// value is what an absent time is in `Option<Timestamp>`, which is
+/// therefore no larger than a timestamp (records stay compact).
+///
+/// The engine works only with times in [`Timestamp::MIN_VALID`] ..=
+/// [`Timestamp::MAX_VALID`] (the years 1970 to 9999): a clock reading or
+/// event time outside that range is refused as invalid, so that the end of
+/// any lock or wait can be computed.
 ///
 /// ```
 /// use authlock::Timestamp;
 /// let t = Timestamp::from_millis(1_700_000_000_000);
 /// assert_eq!(t.to_string(), "2023-11-14T22:13:20.000Z");
 /// assert_eq!(Timestamp::parse_rfc3339("2023-11-14T22:13:20Z").unwrap(), t);
+/// assert_eq!(std::mem::size_of::<Option<Timestamp>>(), 8);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Timestamp(i64);
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(
+    // The milliseconds with the sign bit flipped: unsigned order is the
+    // signed order of the milliseconds, and `i64::MIN` is the zero a
+    // `NonZeroU64` leaves free for `None`.
+    NonZeroU64,
+);
+
+const SIGN: u64 = 1 << 63;
 
 impl Timestamp {
     /// The Unix epoch.
-    pub const EPOCH: Timestamp = Timestamp(0);
+    pub const EPOCH: Timestamp = Timestamp::from_millis(0);
 
-    /// A timestamp from milliseconds since the Unix epoch.
+    /// The earliest time the engine accepts: the Unix epoch,
+    /// 1970-01-01T00:00:00.000Z.
+    pub const MIN_VALID: Timestamp = Timestamp::EPOCH;
+
+    /// The latest time the engine accepts: 9999-12-31T23:59:59.999Z.
+    pub const MAX_VALID: Timestamp = Timestamp::from_millis(253_402_300_799_999);
+
+    /// The latest representable time (`i64::MAX` milliseconds), beyond
+    /// every valid time.
+    pub const MAX: Timestamp = Timestamp::from_millis(i64::MAX);
+
+    /// A timestamp from milliseconds since the Unix epoch (`i64::MIN` reads
+    /// as `i64::MIN + 1`).
     pub const fn from_millis(millis: i64) -> Self {
-        Timestamp(millis)
+        match NonZeroU64::new((millis as u64) ^ SIGN) {
+            Some(n) => Timestamp(n),
+            None => Timestamp(NonZeroU64::MIN),
+        }
     }
 
     /// A timestamp from whole seconds since the Unix epoch (saturating).
     pub const fn from_secs(secs: i64) -> Self {
-        Timestamp(secs.saturating_mul(1000))
+        Timestamp::from_millis(secs.saturating_mul(1000))
     }
 
     /// Milliseconds since the Unix epoch.
+    #[inline]
     pub const fn as_millis(self) -> i64 {
-        self.0
+        (self.0.get() ^ SIGN) as i64
+    }
+
+    /// Whether the engine accepts this time (see [`Timestamp::MIN_VALID`]
+    /// and [`Timestamp::MAX_VALID`]).
+    #[inline]
+    pub fn is_valid(self) -> bool {
+        Timestamp::MIN_VALID <= self && self <= Timestamp::MAX_VALID
     }
 
     /// This time plus a duration, saturating at the end of representable time.
+    ///
+    /// The engine's own rules use [`Timestamp::checked_plus`], so that a
+    /// time past the end is never mistaken for one already reached.
     pub fn plus(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(duration_millis(d)))
+        Timestamp::from_millis(self.as_millis().saturating_add(duration_millis(d)))
+    }
+
+    /// This time plus a duration, or `None` if that is past the end of
+    /// representable time (`i64::MAX` milliseconds).
+    #[inline]
+    pub fn checked_plus(self, d: Duration) -> Option<Timestamp> {
+        let ms = i64::try_from(d.as_millis()).ok()?;
+        self.as_millis().checked_add(ms).map(Timestamp::from_millis)
     }
 
     /// The duration from `earlier` to `self`, or zero if `earlier` is later.
     pub fn since(self, earlier: Timestamp) -> Duration {
-        Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+        Duration::from_millis(self.as_millis().saturating_sub(earlier.as_millis()).max(0) as u64)
     }
 
     /// Parses an RFC 3339 timestamp such as `2026-01-01T09:00:00Z`.
     pub fn parse_rfc3339(s: &str) -> Result<Timestamp, String> {
         chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| Timestamp(t.timestamp_millis()))
+            .map(|t| Timestamp::from_millis(t.timestamp_millis()))
             .map_err(|e| format!("`{s}` is not an RFC 3339 time: {e}"))
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Timestamp").field(&self.as_millis()).finish()
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.as_millis())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        i64::deserialize(d).map(Timestamp::from_millis)
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match chrono::DateTime::from_timestamp_millis(self.0) {
+        match chrono::DateTime::from_timestamp_millis(self.as_millis()) {
             Some(t) => write!(
                 f,
                 "{}",
                 t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             ),
-            None => write!(f, "{}ms", self.0),
+            None => write!(f, "{}ms", self.as_millis()),
         }
     }
 }
@@ -194,7 +262,9 @@ pub(crate) mod duration_str {
 /// The engine reads the clock once per operation and passes the value into
 /// the pure transitions. A clock may go backwards (a reboot, a user changing
 /// the phone's time): the engine never lets that shorten a lock or a
-/// throttle delay.
+/// throttle delay, since each record measures its waits against the latest
+/// time it has seen. A reading outside [`Timestamp::MIN_VALID`] ..=
+/// [`Timestamp::MAX_VALID`] is refused by the call that reads it.
 pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> Timestamp;
@@ -209,7 +279,7 @@ impl Clock for SystemClock {
         let d = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
-        Timestamp(duration_millis(d))
+        Timestamp::from_millis(duration_millis(d))
     }
 }
 
@@ -234,11 +304,11 @@ pub struct FakeClock(Arc<AtomicI64>);
 impl FakeClock {
     /// A fake clock showing `t`.
     pub fn at(t: Timestamp) -> Self {
-        FakeClock(Arc::new(AtomicI64::new(t.0)))
+        FakeClock(Arc::new(AtomicI64::new(t.as_millis())))
     }
     /// Sets the time (forwards or backwards).
     pub fn set(&self, t: Timestamp) {
-        self.0.store(t.0, Ordering::SeqCst);
+        self.0.store(t.as_millis(), Ordering::SeqCst);
     }
     /// Moves the time forward.
     pub fn advance(&self, d: Duration) {
@@ -252,13 +322,59 @@ impl FakeClock {
 
 impl Clock for FakeClock {
     fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
+        Timestamp::from_millis(self.0.load(Ordering::SeqCst))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_keep_their_order_and_value_in_eight_bytes() {
+        assert_eq!(std::mem::size_of::<Timestamp>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Timestamp>>(), 8);
+        let values = [i64::MIN + 1, -5, -1, 0, 1, 1_767_225_600_000, i64::MAX];
+        for w in values.windows(2) {
+            let (a, b) = (Timestamp::from_millis(w[0]), Timestamp::from_millis(w[1]));
+            assert!(a < b, "{} < {}", w[0], w[1]);
+        }
+        for v in values {
+            let t = Timestamp::from_millis(v);
+            assert_eq!(t.as_millis(), v);
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, v.to_string());
+            assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+        }
+        // The spare value reads as the next one.
+        assert_eq!(Timestamp::from_millis(i64::MIN).as_millis(), i64::MIN + 1);
+        assert!(Some(Timestamp::from_millis(i64::MIN)).is_some());
+    }
+
+    #[test]
+    fn the_valid_range_is_the_years_1970_to_9999() {
+        assert_eq!(Timestamp::MIN_VALID.to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::MAX_VALID.to_string(), "9999-12-31T23:59:59.999Z");
+        assert!(Timestamp::MIN_VALID.is_valid() && Timestamp::MAX_VALID.is_valid());
+        assert!(!Timestamp::from_millis(-1).is_valid());
+        assert!(!Timestamp::from_millis(Timestamp::MAX_VALID.as_millis() + 1).is_valid());
+        assert!(!Timestamp::MAX.is_valid());
+    }
+
+    #[test]
+    fn checked_plus_refuses_to_pass_the_end_of_time() {
+        let d = Duration::from_millis(1000);
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX - 1000).checked_plus(d),
+            Some(Timestamp::MAX)
+        );
+        assert_eq!(Timestamp::from_millis(i64::MAX - 999).checked_plus(d), None);
+        assert_eq!(Timestamp::EPOCH.checked_plus(Duration::MAX), None);
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX - 999).plus(d),
+            Timestamp::MAX
+        );
+    }
 
     #[test]
     fn durations_round_trip() {

@@ -11,12 +11,27 @@
 //! - **Validation first.** A command checks the type's capability, the scope
 //!   of the call's app and its own arguments before anything changes; an
 //!   error leaves the record exactly as it was.
+//! - **Effective time.** A record's rules are measured at its effective
+//!   time, the later of the clock's reading and [`Record::seen`], the latest
+//!   time the record has seen, so that no sequence of clock values (set back,
+//!   then forward again) shortens a lock, a throttle or a failure window in
+//!   real time. Stored times are never moved back. A command that changes
+//!   the record stamps its events and the times it stores with the effective
+//!   time and raises `seen` to it; if the clock read earlier than `seen`, its
+//!   events start with one [`Action::ClockRewound`] event stamped with the
+//!   clock's reading (an audit trail; a replay regenerates it from the change
+//!   after it). [`evaluate`], the whole of `check`, reads at the effective
+//!   time and writes nothing.
 //! - **Time first.** Every command on an instance first applies what time has
 //!   done ([`Command::Normalize`]): a temporary lock whose end has passed is
 //!   removed and the failure counter restarts from zero (the count of
-//!   temporary lockouts is kept); a stored time later than now (the clock
-//!   went back) is moved back to now, so a lock or throttle wait restarts
-//!   instead of ending early.
+//!   temporary lockouts is kept).
+//! - **No end past the end of time.** Lock ends, failure windows and
+//!   throttle waits use checked arithmetic: a temporary lock whose end cannot
+//!   be represented holds until unlocked, a window whose end cannot be
+//!   represented keeps its failures, and a throttle whose retry cannot be
+//!   represented reports [`Timestamp::MAX`]. (The engine refuses clock
+//!   readings outside [`Timestamp::MIN_VALID`]..=[`Timestamp::MAX_VALID`].)
 //! - **Refused attempts are not counted.** A failure, success or
 //!   reservation on a locked, throttled or deactivated instance changes
 //!   nothing and reports the refusal.
@@ -120,7 +135,7 @@ pub struct AttemptOutcome {
 /// A change to apply to one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Apply what time has done: lock expiry, clock rewind.
+    /// Apply what time has done: lock expiry.
     Normalize,
     /// A failed attempt.
     Failure {
@@ -216,11 +231,15 @@ pub struct Applied {
     pub removed: bool,
 }
 
+/// Whether a failure still counts at `now`: it is younger than the window
+/// (a window whose end is past representable time never ends).
+#[inline]
 fn is_counted(mark: &FailureMark, window: Option<std::time::Duration>, now: Timestamp) -> bool {
-    window.is_none_or(|w| mark.at.min(now).plus(w) > now)
+    window.is_none_or(|w| mark.at.checked_plus(w).is_none_or(|end| end > now))
 }
 
-/// Failures that count at `now`.
+/// Failures that count at `now` (the record's effective time,
+/// [`Record::effective_time`]).
 pub fn counted_failures(state: &LockState, policy: Option<&Policy>, now: Timestamp) -> u32 {
     let window = policy.and_then(|p| p.failure_window);
     state
@@ -232,8 +251,10 @@ pub fn counted_failures(state: &LockState, policy: Option<&Policy>, now: Timesta
 
 /// The decision for an instance at `now`, without changing anything.
 ///
-/// This is the whole of `check`: it accounts for lazy expiry and for a
-/// clock that went back exactly as [`Command::Normalize`] would.
+/// `now` is the record's effective time ([`Record::effective_time`]: the
+/// later of the clock and the latest time the record has seen). This is the
+/// whole of `check`: it accounts for lazy expiry exactly as
+/// [`Command::Normalize`] would.
 #[inline]
 pub fn evaluate(inst: &Instance, policy: Option<&Policy>, now: Timestamp) -> Decision {
     let st = &inst.state;
@@ -241,7 +262,7 @@ pub fn evaluate(inst: &Instance, policy: Option<&Policy>, now: Timestamp) -> Dec
         return Decision::Deactivated;
     }
     if let Some(lock) = st.lock.as_deref() {
-        match lock.ends_at(now) {
+        match lock.ends_at() {
             Some(end) if now >= end => return Decision::Allowed, // expired: the counter restarts
             until => {
                 return Decision::Locked {
@@ -269,21 +290,29 @@ pub fn evaluate(inst: &Instance, policy: Option<&Policy>, now: Timestamp) -> Dec
 /// answer walks the moments at which a failure leaves the window, and the
 /// reported time is exact: every attempt before it is refused with the same
 /// answer, and one at it is allowed.
+///
+/// A wait whose end lies past the end of representable time is reported as
+/// [`Timestamp::MAX`], later than every time the engine accepts: it holds.
 fn throttled_until(st: &LockState, policy: &Policy, now: Timestamp) -> Option<Timestamp> {
-    let last = st.marks.last()?.at.min(now);
+    let last = st.marks.last()?.at;
     let mut from = now;
     let mut counted: Vec<Timestamp> = st
         .marks
         .iter()
-        .map(|m| m.at.min(now))
-        .filter(|&at| policy.failure_window.is_none_or(|w| at.plus(w) > now))
+        .map(|m| m.at)
+        .filter(|&at| {
+            policy
+                .failure_window
+                .is_none_or(|w| at.checked_plus(w).is_none_or(|end| end > now))
+        })
         .collect();
     loop {
         let delay = policy.throttle_delay(counted.len() as u32);
-        let allowed = last.plus(delay).max(from);
-        // The next moment the count falls: the oldest failure leaves the window.
+        let allowed = last.checked_plus(delay).unwrap_or(Timestamp::MAX).max(from);
+        // The next moment the count falls: the oldest failure leaves the
+        // window (never, if that is past representable time).
         let next_change = match (policy.failure_window, counted.first()) {
-            (Some(w), Some(&oldest)) => Some(oldest.plus(w)),
+            (Some(w), Some(&oldest)) => oldest.checked_plus(w),
             _ => None,
         };
         match next_change {
@@ -296,14 +325,14 @@ fn throttled_until(st: &LockState, policy: &Policy, now: Timestamp) -> Option<Ti
     }
 }
 
-/// Whether [`Command::Normalize`] would change the instance at `now`.
+/// Whether [`Command::Normalize`] would change the instance at `now` (the
+/// record's effective time): whether a temporary lock has ended.
 #[inline]
 pub fn needs_normalize(inst: &Instance, now: Timestamp) -> bool {
-    let st = &inst.state;
-    st.lock
+    inst.state
+        .lock
         .as_deref()
-        .is_some_and(|l| l.since > now || l.ends_at(now).is_some_and(|end| now >= end))
-        || st.marks.last().is_some_and(|m| m.at > now)
+        .is_some_and(|l| l.ends_at().is_some_and(|end| now >= end))
 }
 
 struct EventCtx<'a> {
@@ -419,6 +448,13 @@ fn require(rec: &Record, op: Operation) -> Result<()> {
 
 /// Applies `cmd` to `rec` in the context `ctx`.
 ///
+/// `ctx.now` is the clock's reading; the command runs at the record's
+/// effective time ([`Record::effective_time`]), which stamps its events and
+/// the times it stores, and becomes the record's [`Record::seen`] when
+/// anything changes. If the clock reads earlier than `seen`, a change
+/// starts with one [`Action::ClockRewound`] event stamped with the clock's
+/// reading (a call that changes nothing records nothing).
+///
 /// On `Err` the record is unchanged. On `Ok`, the record's version is
 /// incremented by the number of events produced.
 pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
@@ -434,6 +470,40 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
 /// On `Err` the record and `out` are unchanged.
 pub fn apply_into(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command, out: &mut Applied) -> Result<()> {
     debug_assert!(out.events.is_empty() && out.attempt.is_none() && !out.removed);
+    let clock = ctx.now;
+    let seen = rec.seen;
+    let ctx = &Ctx {
+        now: rec.effective_time(clock),
+        ..*ctx
+    };
+    apply_at(rec, ctx, cmd, out)?;
+    if let Some(first) = out.events.first() {
+        if clock < seen {
+            let rewound = Event {
+                seq: 0,
+                time: clock,
+                tenant: first.tenant.clone(),
+                app: first.app.clone(),
+                actor: Actor::System,
+                user: first.user.clone(),
+                authenticator: first.authenticator,
+                action: Action::ClockRewound,
+                reason: None,
+                before: first.before,
+                after: first.before,
+            };
+            out.events.insert(0, rewound);
+        }
+        rec.seen = ctx.now;
+        // One version per event, so a replay (one transition per event)
+        // gives every record the version it had.
+        rec.version += out.events.len() as u64;
+    }
+    Ok(())
+}
+
+/// [`apply_into`] at the effective time `ctx.now`.
+fn apply_at(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command, out: &mut Applied) -> Result<()> {
     match cmd {
         Command::Suspend { ref reason } | Command::Unsuspend { ref reason } => {
             let target = matches!(cmd, Command::Suspend { .. });
@@ -543,74 +613,36 @@ pub fn apply_into(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command, out: &mut Appli
             apply_to_slot(rec, slot, ctx, cmd, out);
         }
     }
-    if !out.events.is_empty() {
-        // One version per event, so a replay (one transition per event)
-        // gives every record the version it had.
-        rec.version += out.events.len() as u64;
-    }
     Ok(())
 }
 
+/// Applies what time has done at `ctx.now` (the effective time): a
+/// temporary lock whose end has passed is removed and the failure counter
+/// restarts from zero.
 fn normalize(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, out: &mut Vec<Event>) {
     let now = ctx.now;
-    let st = &rec.instances[slot].state;
-    let due = st
-        .lock
-        .as_deref()
-        .is_some_and(|l| l.since > now || l.ends_at(now).is_some_and(|end| now >= end))
-        || st.marks.iter().any(|m| m.at > now);
-    if !due {
+    if !needs_normalize(&rec.instances[slot], now) {
         return;
     }
     let ec_app = event_app(rec, slot, ctx);
     let inst = &mut rec.instances[slot];
     let before = inst.stored_status();
-    let mut rewound = false;
-    if let Some(l) = inst.state.lock.as_deref_mut()
-        && l.since > now
-    {
-        l.since = now;
-        rewound = true;
-    }
-    for m in &mut inst.state.marks {
-        if m.at > now {
-            m.at = now;
-            rewound = true;
-        }
-    }
+    inst.state.lock = None;
+    inst.state.marks.clear();
+    let after = inst.stored_status();
     let ec = EventCtx {
         ctx,
         user: &rec.user,
         id: rec.id,
         app: ec_app,
     };
-    if rewound {
-        out.push(ec.event(
-            &Actor::System,
-            Action::ClockRewound,
-            None,
-            Some(before),
-            Some(before),
-        ));
-    }
-    let expired = inst
-        .state
-        .lock
-        .as_deref()
-        .and_then(|l| l.ends_at(now))
-        .is_some_and(|end| now >= end);
-    if expired {
-        inst.state.lock = None;
-        inst.state.marks.clear();
-        let after = inst.stored_status();
-        out.push(ec.event(
-            &Actor::System,
-            Action::LockExpired,
-            None,
-            Some(before),
-            Some(after),
-        ));
-    }
+    out.push(ec.event(
+        &Actor::System,
+        Action::LockExpired,
+        None,
+        Some(before),
+        Some(after),
+    ));
 }
 
 /// The app an event about `slot` names: the instance's own app, or the
@@ -687,14 +719,17 @@ fn count_failure(
     if duration.is_some() {
         st.temporary_lockouts += 1;
     }
-    st.lock = Some(Box::new(Lock {
+    let lock = Lock {
         kind: LockKind::Policy,
         reason: None,
         since: now,
         duration_ms: duration.map(|d| duration_millis(d) as u64),
         reservation,
-    }));
-    let until = duration.map(|d| now.plus(d));
+    };
+    // A temporary lock whose end is past representable time holds until
+    // unlocked, and says so.
+    let until = lock.ends_at();
+    st.lock = Some(Box::new(lock));
     (
         true,
         Some((

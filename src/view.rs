@@ -116,7 +116,7 @@ fn detail(
         status: inst.status_at(now),
         lock_kind: lock.map(|l| l.kind),
         lock_reason: lock.and_then(|l| l.reason.as_deref().map(str::to_string)),
-        lock_expires_at: lock.and_then(|l| l.ends_at(now)),
+        lock_expires_at: lock.and_then(|l| l.ends_at()),
         failures: if expired {
             0
         } else {
@@ -131,6 +131,8 @@ fn detail(
 
 /// Builds the view of one record at `now`.
 pub(crate) fn view_of(engine: &Engine, rec: &Record, now: Timestamp) -> AuthenticatorView {
+    // Every answer is at the record's effective time, as `check` answers.
+    let now = rec.effective_time(now);
     let apps: Vec<AppDetail> = match rec.kind.scope() {
         Scope::GlobalUser => rec
             .links()
@@ -191,7 +193,7 @@ pub(crate) fn view_of(engine: &Engine, rec: &Record, now: Timestamp) -> Authenti
 impl Engine {
     /// A user's authenticators, each listed once, in registration order.
     pub fn authenticators(&self, user: &str) -> Result<Vec<AuthenticatorView>> {
-        let now = self.now();
+        let now = self.read_clock()?;
         let users = self.users.read();
         let Some(entry) = users.map.get(user) else {
             return Err(Error::UnknownUser { user: user.into() });
@@ -205,7 +207,7 @@ impl Engine {
 
     /// One authenticator's view.
     pub fn authenticator(&self, id: &AuthenticatorId) -> Result<AuthenticatorView> {
-        let now = self.now();
+        let now = self.read_clock()?;
         let shard = self.shard(id).read();
         match shard.records.get(id) {
             Some(rec) => Ok(view_of(self, rec, now)),

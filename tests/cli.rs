@@ -302,15 +302,30 @@ fn repeated_wrong_pin_is_counted_once() {
 }
 
 #[test]
-fn clock_going_back_restarts_the_wait() {
+fn clock_going_back_then_forward_neither_ends_nor_restarts_the_wait() {
     let r = simulate_json("clock-backwards");
-    let e6 = entry(&r, 6);
-    let at = e6["at"].as_i64().unwrap();
-    let until = e6["result"]["decision"]["until"].as_i64().unwrap();
-    // Entry 6 is the first call after the clock went back: the lock restarts
-    // there and runs its full 15 minutes, instead of ending at 09:16:20.
-    assert_eq!(until - at, 15 * 60_000);
+    let until = |n: usize| entry(&r, n)["result"]["decision"]["until"].clone();
+    let lock_end = until(3);
     assert!(entry(&r, 5)["clock_back_ms"].as_i64().unwrap() > 0);
+    // An hour back, then forward again: the lock still ends when it would
+    // have, and the check with the clock behind recorded nothing.
+    assert_eq!(until(6), lock_end);
+    assert_eq!(entry(&r, 6)["events"], Value::Array(Vec::new()));
+    assert_eq!(entry(&r, 8)["result"]["accepted"], false);
+    assert_eq!(until(8), lock_end);
+    assert_eq!(entry(&r, 9)["at"], lock_end);
+    assert_eq!(entry(&r, 9)["result"]["accepted"], true);
+    // A change with the clock behind: a clock_rewound event at the clock's
+    // reading, then the failure at the pin's latest time.
+    let e16 = entry(&r, 16);
+    let events = e16["events"].as_array().unwrap();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["clock_rewound", "failure"]);
+    assert_eq!(events[0]["time"], e16["at"]);
+    assert_eq!(events[1]["time"], entry(&r, 15)["at"]);
 }
 
 #[test]

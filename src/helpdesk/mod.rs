@@ -600,7 +600,7 @@ impl Helpdesk {
             Account {
                 display_name,
                 password,
-                last_password_change: Some(self.engine.now()),
+                last_password_change: Some(self.engine.read_clock()?),
                 enrolled: new.enrolled.iter().cloned().collect(),
             },
         );
@@ -694,7 +694,7 @@ impl Helpdesk {
 
     /// The user changed the password: records the time.
     pub fn change_password(&self, account: &AccountRef) -> Result<(), HelpdeskError> {
-        let now = self.engine.now();
+        let now = self.engine.read_clock()?;
         let mut st = self.state.write();
         st.account(account)?;
         st.accounts
@@ -876,7 +876,7 @@ impl Helpdesk {
         session: u64,
         method: &str,
     ) -> Result<UnlockSession, HelpdeskError> {
-        let now = self.engine.now();
+        let now = self.engine.read_clock()?;
         let mut st = self.state.write();
         let (s, a) = self.session(&st, operator, session)?;
         if a.enrolled.is_empty() {
@@ -961,7 +961,7 @@ impl Helpdesk {
     /// authenticated first; in unrestricted mode an unauthenticated visit
     /// is logged as a skipped Authenticate page.
     pub fn unlock_page(&self, operator: &str, session: u64) -> Result<UnlockPage, HelpdeskError> {
-        let now = self.engine.now();
+        let now = self.engine.read_clock()?;
         let mut st = self.state.write();
         let (s, a) = self.reach_unlock_page(&st, operator, session)?;
         let page = self.page(&st, session, &s, &a)?;
@@ -980,7 +980,7 @@ impl Helpdesk {
         selected: &[AccountRef],
         reason: Option<&str>,
     ) -> Result<UnlockReport, HelpdeskError> {
-        let now = self.engine.now();
+        let now = self.engine.read_clock()?;
         let mut st = self.state.write();
         let (s, a) = self.reach_unlock_page(&st, operator, session)?;
         if selected.is_empty() {

@@ -556,7 +556,7 @@ pub enum Action {
     /// A policy lock caused by a reserved failure was lifted because the
     /// reservation was committed as a success.
     LockRefunded,
-    /// The host's clock was earlier than a stored time; waits restarted.
+    /// A change was made with the clock behind the record's latest time, which it carries.
     ClockRewound,
     /// The registration was removed.
     Deleted {

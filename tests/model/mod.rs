@@ -304,6 +304,9 @@ struct Rec {
     device: Option<String>,
     identifier: Option<String>,
     registered_at: i64,
+    /// The latest time the record has seen: the effective time of the last
+    /// call that changed it.
+    seen: i64,
     insts: Vec<Inst>,
     links: Vec<Link>,
     last_use: Option<(i64, String, Option<String>)>,
@@ -318,9 +321,12 @@ struct User {
 }
 
 /// An event as the model predicts it: everything but the sequence number,
-/// the time (always the time of the call), the tenant and the actor.
+/// the tenant and the actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelEvent {
+    /// When, in ms: the record's effective time (the clock's reading for a
+    /// `clock_rewound` event and for events about no kept record).
+    pub time: i64,
     /// Subject user.
     pub user: String,
     /// App of the call.
@@ -341,6 +347,7 @@ impl ModelEvent {
     /// The comparable part of an engine event.
     pub fn of(e: &Event) -> ModelEvent {
         ModelEvent {
+            time: e.time.as_millis(),
             user: e.user.to_string(),
             app: e.app.as_deref().map(str::to_string),
             authenticator: e.authenticator,
@@ -364,26 +371,38 @@ struct State {
 pub struct Model {
     policies: ModelPolicies,
     ids: SeededIds,
-    /// The time, in ms, that the host's clock shows.
+    /// The time, in ms, that the host's clock shows; while a call works on
+    /// a record ([`Model::enter`]), that record's effective time.
     pub now: i64,
+    /// The record a call is working on, if any.
+    frame: Option<Frame>,
     st: State,
+}
+
+/// A call at work on one record: the clock's reading, the record's `seen`
+/// before the call, and where the call's events about it start.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    id: AuthenticatorId,
+    clock: i64,
+    seen: i64,
+    start: usize,
 }
 
 // ---------------------------------------------------------------------------
 // Reading the time-dependent facts (all answers at `now`).
 // ---------------------------------------------------------------------------
 
-/// A stored time later than now is treated as now (the clock went back).
-fn clamp(t: i64, now: i64) -> i64 {
-    t.min(now)
-}
-
-fn lock_end(l: &Lock, now: i64) -> Option<i64> {
-    l.len.map(|d| clamp(l.since, now).saturating_add(d))
+/// Every answer is at a record's effective time `now`: the later of the
+/// clock and the latest time the record has seen, so no stored time is
+/// later than `now`. A lock whose end is past `i64::MAX` ms has none: it
+/// holds until unlocked.
+fn lock_end(l: &Lock) -> Option<i64> {
+    l.len.and_then(|d| l.since.checked_add(d))
 }
 
 fn lock_in_force(l: &Lock, now: i64) -> bool {
-    lock_end(l, now).is_none_or(|end| now < end)
+    lock_end(l).is_none_or(|end| now < end)
 }
 
 /// The failures that count at `now`: those younger than the window.
@@ -391,17 +410,17 @@ fn counted<'a>(s: &'a Lockout, p: Option<&ModelPolicy>, now: i64) -> Vec<&'a Mar
     let window = p.and_then(|p| p.window_s);
     s.marks
         .iter()
-        .filter(|m| window.is_none_or(|w| now - clamp(m.at, now) < w * MS))
+        .filter(|m| window.is_none_or(|w| now - m.at < w * MS))
         .collect()
 }
 
 /// While throttled: when the next attempt is allowed — the earliest moment
 /// from `now` on at which the schedule allows one, found by trying every
 /// moment at which the answer can change (a failure leaving the window, a
-/// delay running out). Failure times later than `now` count as `now`.
+/// delay running out).
 fn throttled_until(s: &Lockout, p: Option<&ModelPolicy>, now: i64) -> Option<i64> {
     let p = p?;
-    let times: Vec<i64> = s.marks.iter().map(|m| clamp(m.at, now)).collect();
+    let times: Vec<i64> = s.marks.iter().map(|m| m.at).collect();
     let allowed_at = |u: i64| {
         let live: Vec<i64> = times
             .iter()
@@ -442,27 +461,13 @@ fn stored_status(i: &Inst) -> Status {
     }
 }
 
-/// Applies what time has done to an instance: stored times later than now
-/// move back to now (the waits restart), and a temporary lock whose end
-/// has passed is removed with the failure counter (the count of temporary
-/// lockouts is kept). Returns the events, as (action, before, after).
+/// Applies what time has done to an instance at its effective time: a
+/// temporary lock whose end has passed is removed with the failure counter
+/// (the count of temporary lockouts is kept). Stored times never move.
+/// Returns the events, as (action, before, after).
 fn apply_time(i: &mut Inst, now: i64) -> Vec<(Action, Status, Status)> {
     let mut out = Vec::new();
     let before = stored_status(i);
-    let mut rewound = false;
-    if let Some(l) = i.s.lock.as_mut().filter(|l| l.since > now) {
-        l.since = now;
-        rewound = true;
-    }
-    for m in &mut i.s.marks {
-        if m.at > now {
-            m.at = now;
-            rewound = true;
-        }
-    }
-    if rewound {
-        out.push((Action::ClockRewound, before, before));
-    }
     if i.s.lock.as_ref().is_some_and(|l| !lock_in_force(l, now)) {
         i.s.lock = None;
         i.s.marks.clear();
@@ -479,7 +484,7 @@ fn decide(i: &Inst, p: Option<&ModelPolicy>, now: i64) -> Decision {
     if let Some(l) = &i.s.lock {
         return Decision::Locked {
             lock: l.kind,
-            until: lock_end(l, now).map(Timestamp::from_millis),
+            until: lock_end(l).map(Timestamp::from_millis),
             reason: l.reason.as_deref().map(Into::into),
         };
     }
@@ -543,6 +548,7 @@ impl Model {
             policies,
             ids: SeededIds::new(id_seed),
             now,
+            frame: None,
             st: State::default(),
         }
     }
@@ -559,6 +565,7 @@ impl Model {
     ) -> Result<T, Error> {
         let saved = self.st.clone();
         let r = f(self);
+        self.leave();
         if r.is_err() {
             self.st = saved;
         }
@@ -614,6 +621,7 @@ impl Model {
     ) {
         let r = &self.st.recs[ri];
         self.st.events.push(ModelEvent {
+            time: self.now,
             user: r.user.clone(),
             app: app.map(str::to_string),
             authenticator: Some(r.id),
@@ -624,9 +632,53 @@ impl Model {
         });
     }
 
-    /// Applies time to the instance a call in `app` works on, emitting
-    /// the events.
+    /// Starts the work of a call on record `ri` (ending the work on the
+    /// record before, if any): until [`Model::leave`], `now` is the record's
+    /// effective time, the later of the clock and the record's `seen`.
+    fn enter(&mut self, ri: usize) {
+        self.leave();
+        let r = &self.st.recs[ri];
+        self.frame = Some(Frame {
+            id: r.id,
+            clock: self.now,
+            seen: r.seen,
+            start: self.st.events.len(),
+        });
+        self.now = self.now.max(r.seen);
+    }
+
+    /// Ends the work on the current record: `now` is the clock's reading
+    /// again. If the call changed the record (emitted events about it), its
+    /// `seen` becomes the effective time, and if the clock read earlier than
+    /// `seen`, one `clock_rewound` event at the clock's reading comes first.
+    fn leave(&mut self) {
+        let Some(f) = self.frame.take() else {
+            return;
+        };
+        let effective = self.now;
+        self.now = f.clock;
+        let Some(first) = self.st.events.get(f.start).cloned() else {
+            return;
+        };
+        if f.clock < f.seen {
+            let rewound = ModelEvent {
+                time: f.clock,
+                action: Action::ClockRewound,
+                reason: None,
+                after: first.before,
+                ..first
+            };
+            self.st.events.insert(f.start, rewound);
+        }
+        if let Some(r) = self.st.recs.iter_mut().find(|r| r.id == f.id) {
+            r.seen = effective;
+        }
+    }
+
+    /// Starts the work on record `ri` and applies time to the instance a
+    /// call in `app` works on, emitting the events.
     fn time_on(&mut self, ri: usize, si: usize, app: &str) {
+        self.enter(ri);
         let now = self.now;
         let evs = apply_time(&mut self.st.recs[ri].insts[si], now);
         for (action, b, a) in evs {
@@ -667,6 +719,7 @@ impl Model {
             device: device.map(str::to_string),
             identifier: identifier.map(str::to_string),
             registered_at: self.now,
+            seen: self.now,
             insts: vec![inst],
             links: Vec::new(),
             last_use: None,
@@ -736,7 +789,6 @@ impl Model {
             }
             _ => {}
         }
-        let now = self.now;
         let mine = |r: &&Rec| r.user == user && r.kind == kind;
         match c.scope {
             Scope::AppUser => {
@@ -754,10 +806,12 @@ impl Model {
                             id,
                         });
                     }
-                    // One more app's instance under the same ID.
+                    // One more app's instance under the same ID, at the
+                    // record's effective time.
+                    self.enter(ri);
                     let inst = Inst {
                         app: Some(app.into()),
-                        registered_at: now,
+                        registered_at: self.now,
                         last_success: None,
                         s: Lockout {
                             suspended: self.is_suspended(user),
@@ -844,6 +898,7 @@ impl Model {
             device: device.map(str::to_string),
             identifier: None,
             registered_at: self.now,
+            seen: self.now,
             insts: vec![inst],
             links: Vec::new(),
             last_use: None,
@@ -887,6 +942,7 @@ impl Model {
             }
             m.user_mut(user).identifiers.push(ident.clone());
             m.st.events.push(ModelEvent {
+                time: m.now,
                 user: user.into(),
                 app: None,
                 authenticator: None,
@@ -1073,11 +1129,11 @@ impl Model {
         let inst = &mut self.st.recs[ri].insts[si];
         let before = stored_status(inst);
         // Failures that have stopped counting are forgotten when the next one
-        // is counted (so a later clock rewind does not bring them back).
+        // is counted.
         let window = p.and_then(|p| p.window_s);
         inst.s
             .marks
-            .retain(|mk| window.is_none_or(|w| now - clamp(mk.at, now) < w * MS));
+            .retain(|mk| window.is_none_or(|w| now - mk.at < w * MS));
         // A repeated wrong secret counts once while its first failure counts.
         let repeated = fp.is_some()
             && counted(&inst.s, p, now)
@@ -1138,7 +1194,9 @@ impl Model {
                 Some(app),
                 Action::Locked {
                     lock: LockKind::Policy,
-                    until: len.map(|d| Timestamp::from_millis(now + d)),
+                    until: len
+                        .and_then(|d| now.checked_add(d))
+                        .map(Timestamp::from_millis),
                 },
                 None,
                 Some(before),
@@ -1331,6 +1389,7 @@ impl Model {
         self.atomically(|m| {
             let start = m.st.events.len();
             f(m)?;
+            m.leave();
             Ok(m.st.events[start..].to_vec())
         })
     }
@@ -1539,6 +1598,7 @@ impl Model {
             }
             m.st.users[ui].suspended = on;
             m.st.events.push(ModelEvent {
+                time: m.now,
                 user: user.into(),
                 app: None,
                 authenticator: None,
@@ -1553,6 +1613,7 @@ impl Model {
             });
             for id in m.st.users[ui].auths.clone() {
                 let ri = m.st.recs.iter().position(|r| r.id == id).expect("live");
+                m.enter(ri);
                 for si in 0..m.st.recs[ri].insts.len() {
                     let inst = &mut m.st.recs[ri].insts[si];
                     if inst.s.suspended == on {
@@ -1607,7 +1668,8 @@ impl Model {
         last_success: Option<i64>,
         inst: &Inst,
     ) -> AppDetail {
-        let now = self.now;
+        // At the record's effective time, as the engine answers.
+        let now = self.now.max(r.seen);
         // What the next call would find: time applied to a copy.
         let mut i = inst.clone();
         apply_time(&mut i, now);
@@ -1624,7 +1686,7 @@ impl Model {
                 .s
                 .lock
                 .as_ref()
-                .and_then(|l| lock_end(l, now))
+                .and_then(lock_end)
                 .map(Timestamp::from_millis),
             failures: counted(&i.s, p, now).len() as u32,
             throttled_until: match decide(&i, p, now) {
@@ -1651,7 +1713,7 @@ impl Model {
         };
         let status = if apps.is_empty() {
             let mut i = r.insts[0].clone();
-            apply_time(&mut i, self.now);
+            apply_time(&mut i, self.now.max(r.seen));
             unified(stored_status(&i))
         } else if apps.iter().all(|a| a.status == apps[0].status) {
             unified(apps[0].status)

@@ -3257,7 +3257,7 @@ class Action:
     @dataclass
     class CLOCK_REWOUND:
         """
-        The host's clock was earlier than a stored time; waits restarted.
+        A change was made with the clock behind the record's latest time, which it carries.
 """
         
         def __init__(self, ):

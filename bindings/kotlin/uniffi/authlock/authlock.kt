@@ -4731,7 +4731,7 @@ sealed class Action {
     
     
     /**
-     * The host's clock was earlier than a stored time; waits restarted.
+     * A change was made with the clock behind the record's latest time, which it carries.
      */
     object ClockRewound : Action()
     

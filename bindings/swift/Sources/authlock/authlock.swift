@@ -3479,7 +3479,7 @@ public enum Action: Equatable, Hashable {
      */
     case lockRefunded
     /**
-     * The host's clock was earlier than a stored time; waits restarted.
+     * A change was made with the clock behind the record's latest time, which it carries.
      */
     case clockRewound
     /**
