@@ -32,10 +32,8 @@ pub struct UserSnapshot {
     /// The user's ID.
     pub id: String,
     /// Whether the user is suspended.
-    #[serde(default, skip_serializing_if = "crate::record::is_false")]
     pub suspended: bool,
     /// The profile's identifiers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identifiers: Vec<Identifier>,
     /// The user's live authenticators, in registration order.
     pub authenticators: Vec<AuthenticatorId>,
@@ -77,9 +75,7 @@ struct SnapshotRef<'a> {
 #[derive(Serialize)]
 struct UserRef<'a> {
     id: &'a str,
-    #[serde(skip_serializing_if = "crate::record::is_false")]
     suspended: bool,
-    #[serde(skip_serializing_if = "<[Identifier]>::is_empty")]
     identifiers: &'a [Identifier],
     authenticators: &'a [AuthenticatorId],
 }

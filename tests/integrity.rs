@@ -53,6 +53,73 @@ fn a_device_user_record_with_no_instance_is_refused_not_panicked_on() {
     assert!(err.to_string().contains("has no instance"), "{err}");
 }
 
+// ----- defect: renamed fields were dropped -----------------------------------
+
+#[test]
+fn a_renamed_field_is_refused_and_names_the_field() {
+    let f = small_state();
+    let text = f.engine.snapshot_json();
+    for (from, to) in [("\"lock\":{", "\"6ock\":{"), ("\"marks\":", "\"marka\":")] {
+        assert!(text.contains(from), "{from} in {text}");
+        let bad = text.replacen(from, to, 1);
+        let Err(err) = restore(&bad) else {
+            panic!("{to} accepted")
+        };
+        let name = to.trim_start_matches('"').split('"').next().unwrap();
+        assert!(err.to_string().contains(name), "{from}: {err}");
+    }
+}
+
+#[test]
+fn a_missing_state_field_is_refused() {
+    let f = small_state();
+    let snap: Value = serde_json::from_str(&f.engine.snapshot_json()).unwrap();
+    // Every key of every object under records and users, removed one at a
+    // time, is refused: the writer writes only what the reader requires.
+    fn paths(v: &Value, here: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    here.push(Value::String(k.clone()));
+                    out.push(here.clone());
+                    paths(x, here, out);
+                    here.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    here.push(Value::from(i));
+                    paths(x, here, out);
+                    here.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    paths(&snap, &mut Vec::new(), &mut all);
+    let mut refused = 0;
+    for path in &all {
+        let mut doc = snap.clone();
+        let mut at = &mut doc;
+        for step in &path[..path.len() - 1] {
+            at = match step {
+                Value::String(k) => &mut at[k.as_str()],
+                Value::Number(n) => &mut at[n.as_u64().unwrap() as usize],
+                _ => unreachable!(),
+            };
+        }
+        let Value::String(last) = &path[path.len() - 1] else {
+            unreachable!()
+        };
+        at.as_object_mut().unwrap().remove(last);
+        let err = restore(&doc.to_string()).err();
+        assert!(err.is_some(), "removing {path:?} was accepted");
+        refused += 1;
+    }
+    assert!(refused > 50, "{refused}");
+}
+
 // ----- defect: replay accepted what restore refuses --------------------------
 
 #[test]
