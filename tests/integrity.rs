@@ -182,3 +182,124 @@ fn every_single_bit_flip_of_a_snapshot_is_refused_or_read_exactly() {
     );
     assert!(refused > accepted);
 }
+
+// ----- counters: bounded on input, never wrapped -----------------------------
+
+/// An edit of one record of a snapshot, given its kind.
+type Edit = Box<dyn Fn(&str, &mut Value)>;
+
+/// The small state's snapshot with `set` applied to the state of bob's
+/// password (2 failures) and pin (1 reservation).
+fn with_state(set: impl Fn(&str, &mut Value)) -> String {
+    let f = small_state();
+    let mut snap: Value = serde_json::from_str(&f.engine.snapshot_json()).unwrap();
+    for rec in snap["records"].as_array_mut().unwrap() {
+        if rec["user"] == "bob" {
+            let kind = rec["kind"].as_str().unwrap().to_string();
+            set(&kind, rec);
+        }
+    }
+    snap.to_string()
+}
+
+#[test]
+fn counters_beyond_their_bounds_are_refused_on_restore() {
+    use authlock::invariants::{MAX_COUNTER, MAX_TEMPORARY_LOCKOUTS};
+    let cases: [(&str, Edit, &str); 3] = [
+        (
+            "next reservation",
+            Box::new(|k, r| {
+                if k == "pin" {
+                    r["instances"][0]["state"]["next_reservation"] = u64::MAX.into();
+                }
+            }),
+            "next reservation number",
+        ),
+        (
+            "temporary lockouts",
+            Box::new(|k, r| {
+                if k == "password" {
+                    r["instances"][0]["state"]["temporary_lockouts"] = u32::MAX.into();
+                }
+            }),
+            "temporary lockouts",
+        ),
+        (
+            "version",
+            Box::new(|_, r| r["version"] = u64::MAX.into()),
+            "version",
+        ),
+    ];
+    for (what, set, why) in cases {
+        let err = restore(&with_state(set)).err().map(|e| e.to_string());
+        let err = err.unwrap_or_else(|| panic!("{what} at its type's maximum was accepted"));
+        assert!(err.contains(why) && err.contains("limit"), "{what}: {err}");
+    }
+    // At the bound itself a state is legal: the increment is what fails.
+    let at_bound = with_state(|k, r| {
+        let st = &mut r["instances"][0]["state"];
+        if k == "pin" {
+            st["next_reservation"] = MAX_COUNTER.into();
+        } else {
+            st["temporary_lockouts"] = MAX_TEMPORARY_LOCKOUTS.into();
+        }
+    });
+    assert!(restore(&at_bound).is_ok());
+}
+
+#[test]
+fn an_increment_that_cannot_be_made_is_an_error_that_changes_nothing() {
+    use authlock::invariants::{MAX_COUNTER, MAX_TEMPORARY_LOCKOUTS};
+    let cases: [(&str, Edit); 3] = [
+        (
+            "next reservation number",
+            Box::new(|k, r| {
+                if k == "pin" {
+                    r["instances"][0]["state"]["next_reservation"] = MAX_COUNTER.into();
+                }
+            }),
+        ),
+        (
+            "temporary lockout count",
+            Box::new(|k, r| {
+                if k == "password" {
+                    r["instances"][0]["state"]["temporary_lockouts"] =
+                        MAX_TEMPORARY_LOCKOUTS.into();
+                }
+            }),
+        ),
+        (
+            "version",
+            Box::new(|_, r| r["version"] = MAX_COUNTER.into()),
+        ),
+    ];
+    for (counter, set) in cases {
+        let e = restore(&with_state(set)).unwrap();
+        let before = e.snapshot_json();
+        let bob = e.authenticators("bob").unwrap();
+        let mut refused = 0;
+        for view in &bob {
+            let pin = view.kind == AuthenticatorType::Pin;
+            if (counter.starts_with("next") && !pin) || (counter.starts_with("temporary") && pin) {
+                continue;
+            }
+            let app = view.apps[0].app.to_string();
+            let attempt = Attempt::in_app(&app);
+            let got = if view.kind == AuthenticatorType::Pin {
+                e.reserve(&view.id, &attempt).map(|_| ())
+            } else {
+                e.record_failure(&view.id, &attempt).map(|_| ())
+            };
+            if let Err(err) = got {
+                assert!(err.to_string().contains(counter), "{counter}: {err}");
+                refused += 1;
+            }
+        }
+        assert!(refused >= 1, "{counter}: no increment refused");
+        assert_eq!(
+            e.snapshot_json(),
+            before,
+            "{counter}: a refused call changed state"
+        );
+    }
+}
