@@ -303,3 +303,121 @@ fn an_increment_that_cannot_be_made_is_an_error_that_changes_nothing() {
         );
     }
 }
+
+// ----- every decoder refuses an unknown field, naming it ---------------------
+
+fn names(err: impl std::fmt::Display, field: &str) {
+    let err = err.to_string();
+    assert!(err.contains(field), "`{field}` not named in: {err}");
+}
+
+#[test]
+fn the_snapshot_and_history_envelopes_refuse_unknown_fields() {
+    let f = small_state();
+    let mut snap: Value = serde_json::from_str(&f.engine.snapshot_json()).unwrap();
+    snap["extra_top"] = 1.into();
+    names(restore(&snap.to_string()).err().unwrap(), "extra_top");
+    let mut hist: Value =
+        serde_json::from_str(&history_to_json("default", &f.engine.events())).unwrap();
+    hist["extra_env"] = 1.into();
+    names(
+        history_from_json(&hist.to_string()).unwrap_err(),
+        "extra_env",
+    );
+    let mut hist: Value =
+        serde_json::from_str(&history_to_json("default", &f.engine.events())).unwrap();
+    hist["events"][0]["actor"]["nickname"] = "x".into();
+    names(
+        history_from_json(&hist.to_string()).unwrap_err(),
+        "nickname",
+    );
+}
+
+#[test]
+fn policy_documents_refuse_unknown_fields_at_every_level() {
+    for (doc, field) in [
+        ("tenantt = \"x\"\n", "tenantt"),
+        (
+            "[policies.pin]\nmax_failures = 3\nmax_failurez = 4\n",
+            "max_failurez",
+        ),
+        (
+            "[policies.pin]\nmax_failures = 3\nlockout = { kind = \"until_unlocked\", durration = \"1m\" }\n",
+            "durration",
+        ),
+        (
+            "[policies.pin]\nmax_failures = 3\nthrottle = [ { after = 1, wait = \"1s\", jitter = 2 } ]\n",
+            "jitter",
+        ),
+        ("[apps.web]\npolicy = 1\n", "policy"),
+        (
+            r#"{"policies": {"pin": {"max_failures": 3, "colour": "red"}}}"#,
+            "colour",
+        ),
+        (r#"{"apps": {"web": {"policies": {}, "x": 1}}}"#, "`x`"),
+    ] {
+        names(PolicyDocument::parse(doc).unwrap_err(), field);
+    }
+    // The policy types a host may read itself are strict too.
+    let until: std::result::Result<Lockout, _> =
+        serde_json::from_str(r#"{"kind": "until_unlocked", "duration": "1m"}"#);
+    names(until.unwrap_err(), "duration");
+    let step: std::result::Result<ThrottleStep, _> =
+        serde_json::from_str(r#"{"after_failures": 1, "delay": "1s", "x": 0}"#);
+    assert!(step.is_err());
+}
+
+#[test]
+fn helpdesk_configurations_and_requests_refuse_unknown_fields() {
+    names(
+        HelpdeskConfig::from_json(r#"{"stores": {"corp": {}}, "rolez": {}}"#).unwrap_err(),
+        "rolez",
+    );
+    names(
+        HelpdeskConfig::from_json(r#"{"stores": {"corp": {"lockout": 3}}}"#).unwrap_err(),
+        "lockout",
+    );
+    names(
+        HelpdeskConfig::from_toml("[roles.r]\nmode = \"restricted\"\nmood = 1\n").unwrap_err(),
+        "mood",
+    );
+    let f = engine_with(SIMPLE);
+    let config = HelpdeskConfig::from_json(r#"{"stores": {"corp": {}}}"#).unwrap();
+    let helpdesk = Helpdesk::new(&config, std::sync::Arc::new(f.engine)).unwrap();
+    for (req, field) in [
+        (r#"{"op": "state", "extra": 1}"#, "extra"),
+        (
+            r#"{"op": "account_status", "account": {"store": "corp", "user": "a", "zone": 1}}"#,
+            "zone",
+        ),
+    ] {
+        names(helpdesk.handle_json(req).unwrap_err(), field);
+    }
+}
+
+#[test]
+fn journey_steps_and_requests_refuse_unknown_fields() {
+    names(
+        Step::from_toml("name = \"s\"\ntype = \"lock_authenticator\"\nauthenticator_id = \"a.id\"\nretries = 1\n")
+            .unwrap_err(),
+        "retries",
+    );
+    let step = |reporting: &str| {
+        format!(
+            r#"{{"name": "s", "type": "lock_authenticator", "authenticator_id": "a.id", "data_reporting": {reporting}}}"#
+        )
+    };
+    assert!(Step::from_json(&step(r#"{"kind": "input_output"}"#)).is_ok());
+    names(
+        Step::from_json(&step(r#"{"kind": "input_output", "verbose": true}"#)).unwrap_err(),
+        "verbose",
+    );
+    names(
+        Step::from_json(&step(r#"{"kind": "custom", "payload": {}, "extra": 1}"#)).unwrap_err(),
+        "extra",
+    );
+    let f = engine_with(SIMPLE);
+    let req = r#"{"step": {"name": "s", "type": "lock_authenticator", "authenticator_id": "a.id"},
+        "context": {"journey": "j", "app": "web", "authenticated_user": "alice", "varz": {}}}"#;
+    names(run_step_json(&f.engine, req).unwrap_err(), "varz");
+}
