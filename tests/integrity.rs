@@ -421,3 +421,78 @@ fn journey_steps_and_requests_refuse_unknown_fields() {
         "context": {"journey": "j", "app": "web", "authenticated_user": "alice", "varz": {}}}"#;
     names(run_step_json(&f.engine, req).unwrap_err(), "varz");
 }
+
+/// The standard CRC-32 (IEEE), as a store's snapshot header carries it.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn a_store_snapshot_with_an_empty_instance_list_and_a_valid_checksum_is_refused_on_open() {
+    let dir = std::env::temp_dir().join(format!("authlock-integrity-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = || {
+        Engine::builder(PolicyDocument::parse(SIMPLE).unwrap())
+            .clock(FakeClock::at(Timestamp::from_millis(T0)))
+            .ids(SeededIds::new(7))
+            .open_store(
+                &dir,
+                StoreOptions {
+                    create: true,
+                    ..StoreOptions::default()
+                },
+            )
+    };
+    {
+        let (e, _) = open().unwrap();
+        e.register(&Registration::new("alice", AuthenticatorType::Pin, "bank").on_device("phone"))
+            .unwrap();
+        e.register(&Registration::new(
+            "alice",
+            AuthenticatorType::Password,
+            "web",
+        ))
+        .unwrap();
+        e.compact().unwrap();
+    }
+    let snap = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "snap"))
+        .expect("a snapshot file");
+    let bytes = std::fs::read(&snap).unwrap();
+    let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+    let mut doc: Value = serde_json::from_slice(&bytes[nl + 1..]).unwrap();
+    for rec in doc["records"].as_array_mut().unwrap() {
+        if rec["kind"] == "pin" {
+            rec["instances"] = Value::Array(vec![]);
+        }
+    }
+    let body = doc.to_string();
+    let header = String::from_utf8_lossy(&bytes[..nl]).to_string();
+    let kind = header.split(' ').next().unwrap();
+    let file = format!(
+        "{kind} len={} crc32={:08x}\n{body}",
+        body.len(),
+        crc32(body.as_bytes())
+    );
+    std::fs::write(&snap, file).unwrap();
+    let got = std::panic::catch_unwind(open).expect("open must not panic");
+    let Err(err) = got else {
+        panic!("a store snapshot with an empty instance list was accepted")
+    };
+    let err = err.to_string();
+    assert!(err.contains("has no instance"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
