@@ -117,6 +117,7 @@ pub enum IdentifierKind {
 
 /// One identifier on a user's profile.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Identifier {
     /// Its kind.
     pub kind: IdentifierKind,

@@ -21,7 +21,7 @@ use crate::types::AuthenticatorType;
 
 /// Who caused a change (SPEC §1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", from = "ActorIn")]
 pub enum Actor {
     /// The end user (their own attempts and registrations).
     User {
@@ -47,6 +47,32 @@ pub enum Actor {
     },
     /// authlock itself: policy locks, expiries, clock corrections.
     System,
+}
+
+/// What [`Actor`] is read from: the same, with its unit variants as
+/// empty struct variants, because serde lets an internally tagged unit
+/// variant carry any unknown field while it refuses one in a struct
+/// variant.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum ActorIn {
+    User { id: UserId },
+    Admin { id: Arc<str> },
+    Helpdesk { operator: Arc<str> },
+    Journey { journey: Arc<str>, step: Arc<str> },
+    System {},
+}
+
+impl From<ActorIn> for Actor {
+    fn from(a: ActorIn) -> Actor {
+        match a {
+            ActorIn::User { id } => Actor::User { id },
+            ActorIn::Admin { id } => Actor::Admin { id },
+            ActorIn::Helpdesk { operator } => Actor::Helpdesk { operator },
+            ActorIn::Journey { journey, step } => Actor::Journey { journey, step },
+            ActorIn::System {} => Actor::System,
+        }
+    }
 }
 
 impl Actor {
@@ -85,7 +111,7 @@ impl Actor {
 
 /// What happened. Each variant is a primitive the engine can apply again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", from = "ActionIn")]
 pub enum Action {
     /// A new authenticator ID, or a new app instance of an app-user one.
     /// Its details are boxed: registrations are rare, and a small action
@@ -94,7 +120,7 @@ pub enum Action {
     /// A failed attempt. `counted` is false for a repeated wrong secret.
     Failure {
         /// The wrong secret's fingerprint.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "crate::ids::required")]
         fingerprint: Option<Fingerprint>,
         /// Whether it counted towards the lockout.
         counted: bool,
@@ -102,7 +128,7 @@ pub enum Action {
     /// A successful attempt.
     Success {
         /// The device used, if the host said.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "crate::ids::required")]
         device: Option<DeviceId>,
     },
     /// A failure counted before verification.
@@ -110,7 +136,7 @@ pub enum Action {
         /// The reservation's number.
         reservation: u64,
         /// The fingerprint of the secret being verified.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "crate::ids::required")]
         fingerprint: Option<Fingerprint>,
         /// Whether it counted (a repeated wrong secret does not).
         counted: bool,
@@ -122,7 +148,7 @@ pub enum Action {
         /// Whether the secret was right (the failure is refunded).
         success: bool,
         /// The device used, if the host said.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "crate::ids::required")]
         device: Option<DeviceId>,
     },
     /// A lock began.
@@ -130,7 +156,7 @@ pub enum Action {
         /// Policy or manual.
         lock: LockKind,
         /// When it ends by itself; `None` until unlocked.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "crate::ids::required")]
         until: Option<Timestamp>,
     },
     /// A temporary lock ended by itself (found at the next call).
@@ -153,7 +179,7 @@ pub enum Action {
     /// The registration was removed.
     Deleted {
         /// The registration that replaced it, for a device-user re-registration.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "crate::ids::required")]
         replaced_by: Option<AuthenticatorId>,
     },
     /// Deactivated by an admin.
@@ -170,6 +196,104 @@ pub enum Action {
         /// The identifier.
         identifier: crate::engine::Identifier,
     },
+}
+
+/// What [`Action`] is read from: the same, with its unit variants as
+/// empty struct variants, because serde lets an internally tagged unit
+/// variant carry any unknown field while it refuses one in a struct
+/// variant.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ActionIn {
+    Registered(Box<Registered>),
+    Failure {
+        #[serde(deserialize_with = "crate::ids::required")]
+        fingerprint: Option<Fingerprint>,
+        counted: bool,
+    },
+    Success {
+        #[serde(deserialize_with = "crate::ids::required")]
+        device: Option<DeviceId>,
+    },
+    Reserved {
+        reservation: u64,
+        #[serde(deserialize_with = "crate::ids::required")]
+        fingerprint: Option<Fingerprint>,
+        counted: bool,
+    },
+    Committed {
+        reservation: u64,
+        success: bool,
+        #[serde(deserialize_with = "crate::ids::required")]
+        device: Option<DeviceId>,
+    },
+    Locked {
+        lock: LockKind,
+        #[serde(deserialize_with = "crate::ids::required")]
+        until: Option<Timestamp>,
+    },
+    LockExpired {},
+    Unlocked {
+        cleared_lock: bool,
+    },
+    LockRefunded {},
+    ClockRewound {},
+    Deleted {
+        #[serde(deserialize_with = "crate::ids::required")]
+        replaced_by: Option<AuthenticatorId>,
+    },
+    Deactivated {},
+    Reactivated {},
+    Suspended {},
+    Unsuspended {},
+    IdentifierAdded {
+        identifier: crate::engine::Identifier,
+    },
+}
+
+impl From<ActionIn> for Action {
+    fn from(a: ActionIn) -> Action {
+        match a {
+            ActionIn::Registered(r) => Action::Registered(r),
+            ActionIn::Failure {
+                fingerprint,
+                counted,
+            } => Action::Failure {
+                fingerprint,
+                counted,
+            },
+            ActionIn::Success { device } => Action::Success { device },
+            ActionIn::Reserved {
+                reservation,
+                fingerprint,
+                counted,
+            } => Action::Reserved {
+                reservation,
+                fingerprint,
+                counted,
+            },
+            ActionIn::Committed {
+                reservation,
+                success,
+                device,
+            } => Action::Committed {
+                reservation,
+                success,
+                device,
+            },
+            ActionIn::Locked { lock, until } => Action::Locked { lock, until },
+            ActionIn::LockExpired {} => Action::LockExpired,
+            ActionIn::Unlocked { cleared_lock } => Action::Unlocked { cleared_lock },
+            ActionIn::LockRefunded {} => Action::LockRefunded,
+            ActionIn::ClockRewound {} => Action::ClockRewound,
+            ActionIn::Deleted { replaced_by } => Action::Deleted { replaced_by },
+            ActionIn::Deactivated {} => Action::Deactivated,
+            ActionIn::Reactivated {} => Action::Reactivated,
+            ActionIn::Suspended {} => Action::Suspended,
+            ActionIn::Unsuspended {} => Action::Unsuspended,
+            ActionIn::IdentifierAdded { identifier } => Action::IdentifierAdded { identifier },
+        }
+    }
 }
 
 impl Action {
@@ -209,20 +333,21 @@ impl Action {
 
 /// What a registration recorded ([`Action::Registered`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Registered {
     /// Its type.
     pub kind: AuthenticatorType,
     /// Its device (device-user).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub device: Option<DeviceId>,
     /// The email / phone / provider account (global-user).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub identifier: Option<Arc<str>>,
     /// Credential metadata (a passkey's public key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub public_key: Option<Arc<str>>,
     /// The device-user instance this registration replaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub replaces: Option<AuthenticatorId>,
 }
 
@@ -241,7 +366,11 @@ impl Registered {
 }
 
 /// One entry of the history.
+///
+/// Every field is written, `null` included, and required on input; an
+/// unknown field is refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Event {
     /// Position in the tenant's history, from 1, without gaps.
     pub seq: u64,
@@ -250,25 +379,25 @@ pub struct Event {
     /// The tenant.
     pub tenant: Arc<str>,
     /// The app of the call, where there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub app: Option<AppId>,
     /// Who caused it.
     pub actor: Actor,
     /// The user it happened to.
     pub user: UserId,
     /// The authenticator, for authenticator events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub authenticator: Option<AuthenticatorId>,
     /// What happened.
     pub action: Action,
     /// The reason given (a lock reason, a deactivation reason, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub reason: Option<Arc<str>>,
     /// Status before, in the event's app (`None` when it did not exist).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub before: Option<Status>,
     /// Status after (`None` when it no longer exists).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub after: Option<Status>,
 }
 
@@ -655,16 +784,20 @@ mod tests {
         assert_eq!(json["action"]["type"], "registered");
         assert_eq!(json["action"]["kind"], "pin");
         assert_eq!(json["action"]["device"], "phone");
-        assert!(json["action"].get("identifier").is_none());
+        assert!(json["action"]["identifier"].is_null());
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, e);
-        // Absent optional fields read as none.
-        let plain: Action =
-            serde_json::from_str(r#"{"type":"registered","kind":"password"}"#).unwrap();
+        // Optional fields are written as null and required on input.
+        let plain: Action = serde_json::from_str(
+            r#"{"type":"registered","kind":"password","device":null,"identifier":null,"public_key":null,"replaces":null}"#,
+        )
+        .unwrap();
         assert_eq!(
             plain,
             Action::Registered(Box::new(Registered::of(AuthenticatorType::Password)))
         );
+        let absent = serde_json::from_str::<Action>(r#"{"type":"registered","kind":"password"}"#);
+        assert!(absent.unwrap_err().to_string().contains("missing field"));
     }
 
     #[test]
@@ -674,5 +807,73 @@ mod tests {
         h.append_owned(&mut events).unwrap();
         h.append(&[event(1001)]).unwrap();
         assert_eq!(seqs(&h), (1..=1001).collect::<Vec<_>>());
+    }
+}
+
+#[cfg(test)]
+mod strict {
+    use super::*;
+
+    fn event_json() -> serde_json::Value {
+        let mut e = Event {
+            seq: 1,
+            time: Timestamp::from_secs(1),
+            tenant: "t".into(),
+            app: Some("web".into()),
+            actor: Actor::admin("ops"),
+            user: "u".into(),
+            authenticator: None,
+            action: Action::LockExpired,
+            reason: None,
+            before: None,
+            after: None,
+        };
+        e.action = Action::Registered(Box::new(Registered::of(AuthenticatorType::Pin)));
+        serde_json::to_value(&e).unwrap()
+    }
+
+    fn refused(v: &serde_json::Value, name: &str) {
+        let Err(err) = serde_json::from_value::<Event>(v.clone()) else {
+            panic!("`{name}` accepted in {v}")
+        };
+        assert!(err.to_string().contains(name), "`{name}` not in {err}");
+    }
+
+    #[test]
+    fn an_event_with_an_unknown_field_anywhere_is_refused_naming_it() {
+        let good = event_json();
+        assert!(serde_json::from_value::<Event>(good.clone()).is_ok());
+        let mut top = good.clone();
+        top["extra"] = 1.into();
+        refused(&top, "extra");
+        let mut actor = good.clone();
+        actor["actor"]["nick"] = "x".into();
+        refused(&actor, "nick");
+        let mut action = good.clone();
+        action["action"]["colour"] = "x".into();
+        refused(&action, "colour");
+        for unit in ["lock_expired", "deactivated", "suspended"] {
+            let mut action = good.clone();
+            action["action"] = serde_json::json!({"type": unit, "reasno": "x"});
+            refused(&action, "reasno");
+        }
+        let mut system = good.clone();
+        system["actor"] = serde_json::json!({"kind": "system", "id": "x"});
+        refused(&system, "id");
+    }
+
+    #[test]
+    fn an_event_missing_a_field_is_refused_naming_it() {
+        let good = event_json();
+        for field in ["app", "authenticator", "reason", "before", "after", "seq"] {
+            let mut v = good.clone();
+            v.as_object_mut().unwrap().remove(field);
+            refused(&v, field);
+        }
+        for field in ["device", "identifier", "public_key", "replaces"] {
+            let mut v = good.clone();
+            v["action"].as_object_mut().unwrap().remove(field);
+            refused(&v, field);
+        }
     }
 }

@@ -152,6 +152,17 @@ pub(crate) fn arc_str<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Er
     d.deserialize_str(ArcStr { reuse_last: false })
 }
 
+/// Reads an optional value that must be present (as `null` when it is
+/// none): serde reads a missing `Option` field as `None` unless a field
+/// names its reader, so every optional field that carries state names this
+/// one, and a dropped or renamed field is an error rather than a silent
+/// `None`.
+pub(crate) fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
+}
+
 /// Reads an optional app ID, sharing one allocation between consecutive
 /// reads of the same ID on one thread: the records of a snapshot mostly
 /// name the same few apps, and the engine shares each app ID among its

@@ -49,6 +49,7 @@ pub mod error;
 pub mod helpdesk;
 pub mod history;
 pub mod ids;
+pub mod invariants;
 pub mod journey;
 pub mod policy;
 pub mod record;

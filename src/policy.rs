@@ -52,6 +52,7 @@ pub const MAX_FAILURES_LIMIT: u32 = 100;
 
 /// One type's lockout policy, validated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Consecutive counted failures that lock (1..=100).
     pub max_failures: u32,
@@ -72,7 +73,7 @@ pub struct Policy {
 
 /// How long a policy lock lasts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", from = "LockoutIn")]
 pub enum Lockout {
     /// The lock ends by itself. The n-th successive lockout (counting from
     /// 0) lasts `min(max_duration, duration × factorⁿ + increment × n)`.
@@ -93,10 +94,49 @@ pub enum Lockout {
     UntilUnlocked,
 }
 
+/// What [`Lockout`] is read from: the same, with its unit variants as
+/// empty struct variants, because serde lets an internally tagged unit
+/// variant carry any unknown field while it refuses one in a struct
+/// variant.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum LockoutIn {
+    Temporary {
+        #[serde(with = "duration_str")]
+        duration: Duration,
+        factor: u32,
+        #[serde(with = "duration_str")]
+        increment: Duration,
+        #[serde(default, with = "duration_str::option")]
+        max_duration: Option<Duration>,
+    },
+    UntilUnlocked {},
+}
+
+impl From<LockoutIn> for Lockout {
+    fn from(a: LockoutIn) -> Lockout {
+        match a {
+            LockoutIn::Temporary {
+                duration,
+                factor,
+                increment,
+                max_duration,
+            } => Lockout::Temporary {
+                duration,
+                factor,
+                increment,
+                max_duration,
+            },
+            LockoutIn::UntilUnlocked {} => Lockout::UntilUnlocked,
+        }
+    }
+}
+
 /// After `after_failures` consecutive failures, the next attempt waits
 /// `delay` from the last failure (Gatekeeper / iOS style). A step applies
 /// until the next step's count is reached; a zero delay ends throttling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ThrottleStep {
     /// Number of consecutive failures from which this delay applies.
     pub after_failures: u32,
@@ -370,6 +410,7 @@ impl Policy {
 
 /// One problem in a policy document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldError {
     /// Dotted path of the field (`policies.pin.max_failures`); empty for the
     /// document as a whole.

@@ -130,19 +130,21 @@ impl<'de> Deserialize<'de> for Fingerprint {
 
 /// One counted failure: when, and the wrong secret's fingerprint if given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FailureMark {
     /// When it was counted (the record's effective time then).
     pub at: Timestamp,
     /// The host's fingerprint of the wrong secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub fingerprint: Option<Fingerprint>,
     /// The reservation that counted it, if it came from `reserve`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub reservation: Option<u64>,
 }
 
 /// An attempt counted before verification and not yet committed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Reservation {
     /// Its number, unique within the instance.
     pub id: u64,
@@ -154,19 +156,20 @@ pub struct Reservation {
 
 /// A lock in force.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Lock {
     /// Policy or manual.
     pub kind: LockKind,
     /// The reason given with a manual lock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub reason: Option<Arc<str>>,
     /// When the lock started (a record's effective time, never moved back).
     pub since: Timestamp,
     /// Its length in milliseconds; `None` until unlocked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub duration_ms: Option<u64>,
     /// The reservation whose counted failure caused this policy lock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub reservation: Option<u64>,
 }
 
@@ -188,14 +191,6 @@ impl Lock {
     pub fn in_force_at(&self, now: Timestamp) -> bool {
         self.ends_at().is_none_or(|end| now < end)
     }
-}
-
-fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
-    *v == T::default()
-}
-
-pub(crate) fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 /// Outstanding reservations and the next reservation number. Kept behind
@@ -232,40 +227,30 @@ pub struct LockState {
 }
 
 /// The serialised form of [`LockState`]: the reservations appear as two
-/// flat fields, `reservations` and `next_reservation`.
+/// flat fields, `reservations` and `next_reservation`. Every field is
+/// written, empty or not, and [`LockStateIn`] requires every one: what the
+/// writer writes is exactly what the reader requires.
 #[derive(Serialize)]
 struct LockStateOut<'a> {
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     marks: &'a [FailureMark],
-    #[serde(skip_serializing_if = "is_zero")]
     temporary_lockouts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
     lock: Option<&'a Lock>,
-    #[serde(skip_serializing_if = "is_false")]
     deactivated: bool,
-    #[serde(skip_serializing_if = "is_false")]
     suspended: bool,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     reservations: &'a [Reservation],
-    #[serde(skip_serializing_if = "is_zero")]
     next_reservation: u64,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LockStateIn {
-    #[serde(default)]
     marks: ThinVec<FailureMark>,
-    #[serde(default)]
     temporary_lockouts: u32,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::ids::required")]
     lock: Option<Box<Lock>>,
-    #[serde(default)]
     deactivated: bool,
-    #[serde(default)]
     suspended: bool,
-    #[serde(default)]
     reservations: Vec<Reservation>,
-    #[serde(default)]
     next_reservation: u64,
 }
 
@@ -333,14 +318,15 @@ impl LockState {
 /// One app's instance of an authenticator (the single shared instance of a
 /// global-user authenticator has no app).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Instance {
     /// The app; `None` for the shared state of a global-user authenticator.
-    #[serde(default, deserialize_with = "crate::ids::shared_app")]
+    #[serde(deserialize_with = "crate::ids::shared_app")]
     pub app: Option<AppId>,
     /// When this instance was registered.
     pub registered_at: Timestamp,
     /// The last successful authentication with this instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub last_success: Option<Timestamp>,
     /// Its lockout state.
     pub state: LockState,
@@ -378,25 +364,27 @@ impl Instance {
 
 /// An app in which a global-user authenticator was used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AppLink {
     /// The app.
     pub app: AppId,
     /// First use in that app.
     pub linked_at: Timestamp,
     /// Last successful authentication in that app.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub last_success: Option<Timestamp>,
 }
 
 /// The last successful login with an authenticator, in any app.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LastUse {
     /// When.
     pub at: Timestamp,
     /// In which app.
     pub app: AppId,
     /// On which device, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::ids::required")]
     pub device: Option<DeviceId>,
 }
 
@@ -460,39 +448,36 @@ pub struct Record {
 }
 
 /// The serialised form of a [`Record`] (the details appear as flat
-/// fields).
+/// fields). Every field is written, empty or not, and [`RecordIn`]
+/// requires every one.
 #[derive(Serialize)]
 struct RecordOut<'a> {
     id: AuthenticatorId,
     user: &'a str,
     kind: AuthenticatorType,
-    #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     identifier: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     public_key: Option<&'a str>,
     registered_at: Timestamp,
     version: u64,
     seen: Timestamp,
     instances: &'a [Instance],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     links: &'a [AppLink],
-    #[serde(skip_serializing_if = "Option::is_none")]
     last_use: Option<&'a LastUse>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RecordIn {
     id: AuthenticatorId,
     #[serde(deserialize_with = "crate::ids::arc_str")]
     user: UserId,
     kind: AuthenticatorType,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::ids::required")]
     device: Option<DeviceId>,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::ids::required")]
     identifier: Option<Arc<str>>,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::ids::required")]
     public_key: Option<Arc<str>>,
     registered_at: Timestamp,
     version: u64,
@@ -500,9 +485,8 @@ struct RecordIn {
     // Read straight into the inline storage: one instance needs no
     // allocation.
     instances: Instances,
-    #[serde(default)]
     links: Vec<AppLink>,
-    #[serde(default)]
+    #[serde(deserialize_with = "crate::ids::required")]
     last_use: Option<LastUse>,
 }
 

@@ -80,6 +80,13 @@ pub(crate) fn replay_into(engine: &Engine, events: &[Event]) -> Result<()> {
             }
         }
     }
+    // The state the history built must pass the checker a restored
+    // snapshot must pass: replay accepts no state restore would refuse.
+    engine.check_state().map_err(|m| {
+        Error::History(format!(
+            "the state it builds breaks an invariant (a snapshot of it would be refused): {m}"
+        ))
+    })?;
     Ok(())
 }
 

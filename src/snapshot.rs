@@ -16,8 +16,9 @@ use serde_json::value::RawValue;
 use crate::engine::{Engine, IdSet, Identifier, Shard, UserEntry, Users, shard_index};
 use crate::error::{Error, Result, check_name};
 use crate::ids::{AppId, AuthenticatorId, UserId};
+use crate::invariants::{StateView, UserView, check_state, place_of};
 use crate::record::Record;
-use crate::types::{AuthenticatorType, Scope};
+use crate::types::AuthenticatorType;
 
 /// The `format` tag of a snapshot.
 pub const SNAPSHOT_FORMAT: &str = "authlock-snapshot";
@@ -31,10 +32,8 @@ pub struct UserSnapshot {
     /// The user's ID.
     pub id: String,
     /// Whether the user is suspended.
-    #[serde(default, skip_serializing_if = "crate::record::is_false")]
     pub suspended: bool,
     /// The profile's identifiers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identifiers: Vec<Identifier>,
     /// The user's live authenticators, in registration order.
     pub authenticators: Vec<AuthenticatorId>,
@@ -76,9 +75,7 @@ struct SnapshotRef<'a> {
 #[derive(Serialize)]
 struct UserRef<'a> {
     id: &'a str,
-    #[serde(skip_serializing_if = "crate::record::is_false")]
     suspended: bool,
-    #[serde(skip_serializing_if = "<[Identifier]>::is_empty")]
     identifiers: &'a [Identifier],
     authenticators: &'a [AuthenticatorId],
 }
@@ -235,7 +232,48 @@ fn check_head(format: Option<&str>, version: Option<u32>) -> Result<()> {
     }
 }
 
+impl UserSnapshot {
+    fn view(&self) -> UserView<'_> {
+        UserView {
+            id: &self.id,
+            suspended: self.suspended,
+            identifiers: &self.identifiers,
+            authenticators: &self.authenticators,
+        }
+    }
+}
+
 impl Engine {
+    /// Checks the engine's whole state with the checker a restored
+    /// snapshot must pass ([`crate::invariants`]), under its read locks.
+    pub(crate) fn check_state(&self) -> std::result::Result<(), String> {
+        let users = self.users.read();
+        let shards: Vec<_> = self.shards.iter().map(|s| s.read()).collect();
+        let mut records: Vec<&Record> = shards.iter().flat_map(|s| s.records.values()).collect();
+        records.sort_unstable_by_key(|r| r.id);
+        let deleted: Vec<AuthenticatorId> = shards
+            .iter()
+            .flat_map(|s| s.deleted.iter().copied())
+            .collect();
+        let mut user_list: Vec<UserView<'_>> = users
+            .map
+            .values()
+            .map(|e| UserView {
+                id: &e.id,
+                suspended: e.suspended(),
+                identifiers: e.identifiers(),
+                authenticators: &e.authenticators,
+            })
+            .collect();
+        user_list.sort_unstable_by(|a, b| a.id.cmp(b.id));
+        check_state(&StateView {
+            last_seq: self.seq.load(Ordering::SeqCst),
+            users: user_list,
+            records,
+            deleted: &deleted,
+        })
+    }
+
     /// The whole state, consistent at one moment.
     pub fn snapshot(&self) -> Snapshot {
         let users = self.users.read();
@@ -382,6 +420,15 @@ impl Engine {
                 snap.tenant, self.tenant
             ));
         }
+        // Every invariant is checked before anything below indexes into
+        // the snapshot: the same checker a replay's state must pass.
+        check_state(&StateView {
+            last_seq: snap.last_seq,
+            users: snap.users.iter().map(UserSnapshot::view).collect(),
+            records: snap.records.iter().collect(),
+            deleted: &snap.deleted,
+        })
+        .map_err(Error::Snapshot)?;
         let Snapshot {
             records: mut snap_records,
             users: snap_users,
@@ -587,21 +634,6 @@ fn link_in_order(users: &[UserSnapshot], uids: &[UserId], records: &mut [Record]
     places
         .windows(2)
         .all(|w| (w[0].0, w[0].1, w[0].2, w[0].3) != (w[1].0, w[1].1, w[1].2, w[1].3))
-}
-
-/// Where an authenticator sits among its user's: its type, and its device
-/// and app (device-user), or its identifier (global-user). Two of one user's
-/// authenticators in one place make a snapshot corrupt.
-fn place_of(rec: &Record) -> (AuthenticatorType, &str, &str) {
-    match rec.kind.scope() {
-        Scope::AppUser => (rec.kind, "", ""),
-        Scope::DeviceUser => (
-            rec.kind,
-            rec.device().map(|d| &**d).unwrap_or_default(),
-            rec.instances[0].app.as_deref().unwrap_or_default(),
-        ),
-        Scope::GlobalUser => (rec.kind, rec.identifier().unwrap_or_default(), ""),
-    }
 }
 
 /// Adds one snapshot user, whose authenticators are already checked, to

@@ -446,6 +446,56 @@ fn require(rec: &Record, op: Operation) -> Result<()> {
     }
 }
 
+/// The most events one transition produces (a bound for the version).
+const MAX_EVENTS_PER_APPLY: u64 = 16;
+
+/// Refuses, before anything changes, a call whose counter increments could
+/// not be made: a version, temporary-lockout count or next reservation
+/// number at its bound ([`crate::invariants::MAX_COUNTER`],
+/// [`crate::invariants::MAX_TEMPORARY_LOCKOUTS`]) never wraps.
+#[inline]
+fn counters_have_room(rec: &Record, cmd: &Command) -> Result<()> {
+    use crate::invariants::{MAX_COUNTER, MAX_TEMPORARY_LOCKOUTS};
+    // Only a counted failure adds a temporary lockout, only a reservation
+    // takes a number; every change adds to the version.
+    let (fails, reserves) = match cmd {
+        Command::Failure { .. } => (true, false),
+        Command::Reserve { .. } => (true, true),
+        _ => (false, false),
+    };
+    let full = if rec.version > MAX_COUNTER - MAX_EVENTS_PER_APPLY {
+        Some(("version", rec.version))
+    } else if !fails {
+        None
+    } else {
+        rec.instances.iter().find_map(|i| {
+            let st = &i.state;
+            if st.temporary_lockouts >= MAX_TEMPORARY_LOCKOUTS {
+                Some(("temporary lockout count", u64::from(st.temporary_lockouts)))
+            } else if reserves && st.next_reservation() >= MAX_COUNTER {
+                Some(("next reservation number", st.next_reservation()))
+            } else {
+                None
+            }
+        })
+    };
+    match full {
+        None => Ok(()),
+        Some((counter, value)) => Err(counter_full(rec, counter, value)),
+    }
+}
+
+#[cold]
+fn counter_full(rec: &Record, counter: &str, value: u64) -> Error {
+    Error::InvalidArgument {
+        what: "authenticator",
+        why: format!(
+            "{}'s {counter} is {value}, at its limit: the change cannot be counted",
+            rec.id
+        ),
+    }
+}
+
 /// Applies `cmd` to `rec` in the context `ctx`.
 ///
 /// `ctx.now` is the clock's reading; the command runs at the record's
@@ -470,6 +520,7 @@ pub fn apply(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command) -> Result<Applied> {
 /// On `Err` the record and `out` are unchanged.
 pub fn apply_into(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command, out: &mut Applied) -> Result<()> {
     debug_assert!(out.events.is_empty() && out.attempt.is_none() && !out.removed);
+    counters_have_room(rec, &cmd)?;
     let clock = ctx.now;
     let seen = rec.seen;
     let ctx = &Ctx {
@@ -497,7 +548,9 @@ pub fn apply_into(rec: &mut Record, ctx: &Ctx<'_>, cmd: Command, out: &mut Appli
         rec.seen = ctx.now;
         // One version per event, so a replay (one transition per event)
         // gives every record the version it had.
-        rec.version += out.events.len() as u64;
+        // Cannot saturate: `counters_have_room` left room for every event.
+        debug_assert!(out.events.len() as u64 <= MAX_EVENTS_PER_APPLY);
+        rec.version = rec.version.saturating_add(out.events.len() as u64);
     }
     Ok(())
 }
@@ -717,7 +770,8 @@ fn count_failure(
     }
     let duration = policy.next_lockout(st.temporary_lockouts);
     if duration.is_some() {
-        st.temporary_lockouts += 1;
+        // Cannot saturate: `counters_have_room` checked it.
+        st.temporary_lockouts = st.temporary_lockouts.saturating_add(1);
     }
     let lock = Lock {
         kind: LockKind::Policy,
@@ -848,7 +902,8 @@ fn apply_to_slot(rec: &mut Record, slot: usize, ctx: &Ctx<'_>, cmd: Command, out
             let policy = policy.expect("validated: lockout types have a policy");
             let book = rec.instances[slot].state.reservations_mut();
             let id = book.next;
-            book.next += 1;
+            // Cannot saturate: `counters_have_room` checked it.
+            book.next = book.next.saturating_add(1);
             let (counted, lock) =
                 count_failure(rec, slot, ctx, policy, fingerprint.as_ref(), Some(id));
             let open = &mut rec.instances[slot].state.reservations_mut().open;

@@ -45,6 +45,7 @@ impl From<Status> for UnifiedStatus {
 
 /// An authenticator's details in one app.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AppDetail {
     /// The app.
     pub app: String,
@@ -68,6 +69,7 @@ pub struct AppDetail {
 
 /// One authenticator as the view lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthenticatorView {
     /// Its ID.
     pub id: AuthenticatorId,

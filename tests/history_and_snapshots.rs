@@ -343,7 +343,7 @@ fn a_large_snapshot_with_one_bad_link_is_refused_and_changes_nothing() {
         .as_array_mut()
         .unwrap()
     {
-        inst["state"].as_object_mut().unwrap().remove("suspended");
+        inst["state"]["suspended"] = false.into();
     }
     // Two of one user's PINs on one device.
     let mut same_place = good.clone();

@@ -1308,3 +1308,121 @@ fn a_reported_throttle_wait_holds_when_failures_leave_the_window() {
         );
     }
 }
+
+// ----- strict decoders and the shared invariant checker ----------------------
+
+/// Replaces the `pick`-th leaf (in document order, modulo the number of
+/// leaves) of `v` with a different value of a related kind: another number,
+/// the other boolean, null for a string, a string for null.
+fn mutate_leaf(v: &mut serde_json::Value, pick: usize, delta: i64) {
+    fn count(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Object(m) => m.values().map(count).sum(),
+            serde_json::Value::Array(a) => a.iter().map(count).sum(),
+            _ => 1,
+        }
+    }
+    /// The `n`-th leaf of `v` (`n` counts down as leaves are passed).
+    fn nth<'a>(v: &'a mut serde_json::Value, n: &mut usize) -> Option<&'a mut serde_json::Value> {
+        match v {
+            serde_json::Value::Object(m) => m.values_mut().find_map(|x| nth(x, n)),
+            serde_json::Value::Array(a) => a.iter_mut().find_map(|x| nth(x, n)),
+            leaf if *n == 0 => Some(leaf),
+            _ => {
+                *n -= 1;
+                None
+            }
+        }
+    }
+    let total = count(v);
+    let mut n = pick % total.max(1);
+    let Some(leaf) = nth(v, &mut n) else {
+        return;
+    };
+    *leaf = match leaf.take() {
+        serde_json::Value::Number(n) => match n.as_u64() {
+            Some(u) => serde_json::Value::from(u.wrapping_add_signed(delta.max(1))),
+            None => serde_json::Value::from(n.as_i64().unwrap_or(0).wrapping_add(delta.max(1))),
+        },
+        serde_json::Value::Bool(b) => serde_json::Value::Bool(!b),
+        serde_json::Value::String(_) => serde_json::Value::Null,
+        _ => serde_json::Value::String("web".into()),
+    };
+}
+
+/// Restores `text` into a fresh engine of `toml`; on success checks that
+/// nothing was dropped or defaulted (the engine writes back exactly what
+/// was read) and that the state passes the checker again (its own
+/// snapshot restores, to the same text).
+fn refused_or_exact(toml: &str, text: &str) -> Result<bool, TestCaseError> {
+    let fresh = || Engine::new(PolicyDocument::parse(toml).expect("valid"));
+    let e = fresh();
+    if e.restore_json(text).is_err() {
+        return Ok(false);
+    }
+    let want: serde_json::Value = serde_json::from_str(text).expect("it restored");
+    let again = e.snapshot_json();
+    let got: serde_json::Value = serde_json::from_str(&again).expect("own JSON");
+    prop_assert_eq!(got, want, "accepted, but not read exactly");
+    let twice = fresh();
+    twice
+        .restore_json(&again)
+        .map_err(|err| TestCaseError::fail(format!("its own snapshot was refused: {err}")))?;
+    prop_assert_eq!(twice.snapshot_json(), again);
+    Ok(true)
+}
+
+/// Any history that replays (through its JSON) gives a state whose
+/// snapshot restores to an equal engine; a mutated snapshot (one bit
+/// flipped, or one value changed) is either refused or read exactly, into
+/// a state that passes the invariant checker again.
+fn snapshots_of_replays_restore(
+    p: &ModelPolicies,
+    ops: &[Op],
+    flip: (usize, u8),
+    leaf: (usize, i64),
+) -> Result<(), TestCaseError> {
+    let mut w = World::new(p);
+    run_all(&mut w, ops, |_, _, _| Ok(()))?;
+    let toml = w.policies_toml.clone();
+    let json = history_to_json("default", &w.engine.events());
+    let (_, history) = history_from_json(&json).expect("own history reads");
+    let replayed = Engine::builder(PolicyDocument::parse(&toml).expect("valid"))
+        .clock(FakeClock::at(w.clock.now()))
+        .replay(&history)
+        .map_err(|e| TestCaseError::fail(format!("replay refused its own history: {e}")))?;
+    let text = replayed.snapshot_json();
+    let restored = Engine::new(PolicyDocument::parse(&toml).expect("valid"));
+    restored.restore_json(&text).map_err(|e| {
+        TestCaseError::fail(format!("the replayed state's snapshot was refused: {e}"))
+    })?;
+    prop_assert_eq!(restored.snapshot(), replayed.snapshot());
+    prop_assert_eq!(restored.snapshot(), w.engine.snapshot());
+    prop_assert!(refused_or_exact(&toml, &text)?, "own snapshot refused");
+
+    let mut bytes = text.clone().into_bytes();
+    let i = flip.0 % bytes.len();
+    bytes[i] ^= 1 << (flip.1 % 8);
+    if let Ok(flipped) = std::str::from_utf8(&bytes) {
+        refused_or_exact(&toml, flipped)?;
+    }
+    let mut doc: serde_json::Value = serde_json::from_str(&text).expect("own JSON");
+    mutate_leaf(&mut doc, leaf.0, leaf.1);
+    refused_or_exact(&toml, &doc.to_string())?;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..config() })]
+
+    /// See [`snapshots_of_replays_restore`].
+    #[test]
+    fn snapshots_of_replays_restore_and_mutations_are_refused_or_exact(
+        p in policies(),
+        ops in ops(40),
+        flip in (any::<usize>(), any::<u8>()),
+        leaf in (any::<usize>(), -3i64..1_000_000),
+    ) {
+        snapshots_of_replays_restore(&p, &ops, flip, leaf)?;
+    }
+}

@@ -228,6 +228,7 @@ pub enum HelpdeskError {
 
 /// An account's lock status, read from the engine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountLock {
     /// Whether the account is locked now.
     pub locked: bool,
@@ -246,6 +247,7 @@ pub struct AccountLock {
 
 /// One account as the helpdesk shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountStatus {
     /// The account.
     pub account: AccountRef,
@@ -269,6 +271,7 @@ pub enum DialogPage {
 
 /// An open Unlock Account dialog, as the operator sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UnlockSession {
     /// The session's number, to pass to the next calls.
     pub session: u64,
@@ -289,6 +292,7 @@ pub struct UnlockSession {
 
 /// The Unlock page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UnlockPage {
     /// The session.
     pub session: u64,
@@ -308,6 +312,7 @@ pub struct UnlockPage {
 
 /// What an unlock did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UnlockReport {
     /// The accounts unlocked, in the order given.
     pub unlocked: Vec<AccountRef>,
@@ -318,7 +323,7 @@ pub struct UnlockReport {
 /// What the helpdesk log records (the engine's history records the unlocks
 /// themselves).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", from = "HelpdeskActionIn")]
 pub enum HelpdeskAction {
     /// The operator authenticated the user with an enrolled type.
     UserAuthenticated {
@@ -337,8 +342,40 @@ pub enum HelpdeskAction {
     },
 }
 
+/// What [`HelpdeskAction`] is read from: the same, with its unit variants as
+/// empty struct variants, because serde lets an internally tagged unit
+/// variant carry any unknown field while it refuses one in a struct
+/// variant.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum HelpdeskActionIn {
+    UserAuthenticated {
+        method: String,
+    },
+    AuthenticationSkipped {},
+    AccountsUnlocked {
+        accounts: Vec<AccountRef>,
+        events: Vec<u64>,
+    },
+}
+
+impl From<HelpdeskActionIn> for HelpdeskAction {
+    fn from(a: HelpdeskActionIn) -> HelpdeskAction {
+        match a {
+            HelpdeskActionIn::UserAuthenticated { method } => {
+                HelpdeskAction::UserAuthenticated { method }
+            }
+            HelpdeskActionIn::AuthenticationSkipped {} => HelpdeskAction::AuthenticationSkipped,
+            HelpdeskActionIn::AccountsUnlocked { accounts, events } => {
+                HelpdeskAction::AccountsUnlocked { accounts, events }
+            }
+        }
+    }
+}
+
 /// One entry of the helpdesk log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HelpdeskEvent {
     /// Position in the helpdesk log, from 1.
     pub seq: u64,
@@ -357,6 +394,7 @@ pub struct HelpdeskEvent {
 /// A user's history as the helpdesk shows it: the engine's history of
 /// actions on and by the user, and the helpdesk log entries on and by them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HelpdeskHistory {
     /// Engine events on and by the user.
     pub engine: UserHistory,
@@ -368,6 +406,7 @@ pub struct HelpdeskHistory {
 
 /// One account in [`HelpdeskState`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountRecord {
     /// The account.
     pub account: AccountRef,
@@ -384,6 +423,7 @@ pub struct AccountRecord {
 /// The helpdesk's own data at one moment (accounts, links, open sessions,
 /// log), for display, audit and comparison.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HelpdeskState {
     /// Accounts, sorted.
     pub accounts: Vec<AccountRecord>,

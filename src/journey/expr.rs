@@ -68,6 +68,7 @@ enum Segment {
 
 /// Why an expression does not parse, and where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[error("at column {column}: {message}")]
 pub struct ExpressionError {
     /// The column, in characters from 1, where the problem is.

@@ -150,7 +150,7 @@ pub enum FailureBehavior {
 
 /// Optional step data reporting, recorded as a [`JourneyEvent`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", from = "DataReportingIn")]
 pub enum DataReporting {
     /// Record the step's input and output.
     InputOutput,
@@ -161,6 +161,26 @@ pub enum DataReporting {
         /// Entry name → expression.
         payload: BTreeMap<String, String>,
     },
+}
+
+/// What [`DataReporting`] is read from: the same, with its unit variants as
+/// empty struct variants, because serde lets an internally tagged unit
+/// variant carry any unknown field while it refuses one in a struct
+/// variant.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum DataReportingIn {
+    InputOutput {},
+    Custom { payload: BTreeMap<String, String> },
+}
+
+impl From<DataReportingIn> for DataReporting {
+    fn from(a: DataReportingIn) -> DataReporting {
+        match a {
+            DataReportingIn::InputOutput {} => DataReporting::InputOutput,
+            DataReportingIn::Custom { payload } => DataReporting::Custom { payload },
+        }
+    }
 }
 
 /// A step's configuration, as written in TOML or JSON (see
@@ -204,6 +224,7 @@ pub struct StepConfig {
 
 /// One problem found in a step configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConfigProblem {
     /// The field, as a path (`identifiers[0].value`).
     pub field: String,
@@ -1234,6 +1255,7 @@ pub struct StepRequest {
 
 /// The response [`run_step_json`] writes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StepResponse {
     /// The step's result.
     pub result: StepResult,
