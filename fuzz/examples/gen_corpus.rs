@@ -9,7 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use authlock::{PolicyDocument, history_to_json};
-use authlock_fuzz::{builder, clear_dir, engine, open_options, populate, scratch_dir, store_template};
+use authlock_fuzz::{
+    builder, clear_dir, engine, open_options, populate, scratch_dir, store_template,
+};
 
 fn write(root: &Path, target: &str, name: &str, bytes: impl AsRef<[u8]>) {
     let dir = root.join(target);
@@ -41,7 +43,12 @@ fn main() {
     for p in files(&scenarios.join("policies"), "toml") {
         write(&root, "policy", &name_of(&p), fs::read(&p).unwrap());
     }
-    write(&root, "policy", "builtin.json", PolicyDocument::new().to_json());
+    write(
+        &root,
+        "policy",
+        "builtin.json",
+        PolicyDocument::new().to_json(),
+    );
     write(
         &root,
         "policy",
@@ -54,8 +61,18 @@ fn main() {
     write(&root, "snapshot", "empty.json", e.snapshot_json());
     populate(&e);
     write(&root, "snapshot", "populated.json", e.snapshot_json());
-    write(&root, "history", "populated.json", history_to_json(e.tenant(), &e.events()));
-    write(&root, "history", "empty.json", history_to_json("default", &[]));
+    write(
+        &root,
+        "history",
+        "populated.json",
+        history_to_json(e.tenant(), &e.events()),
+    );
+    write(
+        &root,
+        "history",
+        "empty.json",
+        history_to_json("default", &[]),
+    );
 
     // journal_open: the journal open_store writes for a fresh store.
     let dir = scratch_dir("gen-corpus");
@@ -77,7 +94,12 @@ fn main() {
 
     // journal_after_snapshot: the segment after the template's snapshot.
     let t = store_template();
-    write(&root, "journal_after_snapshot", "after-compaction.log", &t.journal);
+    write(
+        &root,
+        "journal_after_snapshot",
+        "after-compaction.log",
+        &t.journal,
+    );
     write(&root, "journal_after_snapshot", "empty.log", b"");
 
     // journey_expr
@@ -98,10 +120,18 @@ fn main() {
 
     // journey_step: the steps of examples/scenarios/journeys.toml, each as
     // TOML and as a run request with variables.
-    let scenario: toml::Table = toml::from_str(&fs::read_to_string(scenarios.join("journeys.toml")).unwrap()).unwrap();
-    let steps = scenario["steps"].as_array().expect("journeys.toml has steps");
+    let scenario: toml::Table =
+        toml::from_str(&fs::read_to_string(scenarios.join("journeys.toml")).unwrap()).unwrap();
+    let steps = scenario["steps"]
+        .as_array()
+        .expect("journeys.toml has steps");
     for (i, step) in steps.iter().enumerate() {
-        write(&root, "journey_step", &format!("step-{i}.toml"), toml::to_string(step).unwrap());
+        write(
+            &root,
+            "journey_step",
+            &format!("step-{i}.toml"),
+            toml::to_string(step).unwrap(),
+        );
         let request = serde_json::json!({
             "step": step,
             "context": {
@@ -114,7 +144,12 @@ fn main() {
                 }
             }
         });
-        write(&root, "journey_step", &format!("request-{i}.json"), request.to_string());
+        write(
+            &root,
+            "journey_step",
+            &format!("request-{i}.json"),
+            request.to_string(),
+        );
     }
 
     // helpdesk: a whole unlock flow, one request a line, and a configuration.
@@ -173,8 +208,16 @@ fn main() {
     flow.push(op(17, ""));
     flow.push(op(16, "{\"format\":\"authlock-snapshot\"}"));
     flow.push(op(15, "alice"));
-    flow.push(op(19, "sixty minutes have passed....................................."));
+    flow.push(op(
+        19,
+        "sixty minutes have passed.....................................",
+    ));
     flow.push(op(12, "bob"));
     write(&root, "capi", "flow", flow.join(&0u8));
-    write(&root, "capi", "policy-toml", b"[policies.password]\nmax_failures = 2\n\0\0alice\0\x04x\0\x04y\0\x02\0\x11".to_vec());
+    write(
+        &root,
+        "capi",
+        "policy-toml",
+        b"[policies.password]\nmax_failures = 2\n\0\0alice\0\x04x\0\x04y\0\x02\0\x11".to_vec(),
+    );
 }

@@ -59,7 +59,10 @@ fn last_error() -> String {
 
 /// Takes a string the library handed out, checks it is UTF-8 and frees it.
 fn take_string(p: *mut c_char) -> String {
-    assert!(!p.is_null(), "an OK call left its string out-parameter NULL");
+    assert!(
+        !p.is_null(),
+        "an OK call left its string out-parameter NULL"
+    );
     // SAFETY: the library hands out NUL-terminated strings it allocated.
     let s = unsafe { CStr::from_ptr(p) }
         .to_str()
@@ -71,11 +74,18 @@ fn take_string(p: *mut c_char) -> String {
 
 fn snapshot(engine: *const authlock_engine) -> String {
     let mut out = ptr::null_mut();
-    assert_eq!(checked(authlock_engine_snapshot_json(engine, &mut out)), authlock_status::Ok);
+    assert_eq!(
+        checked(authlock_engine_snapshot_json(engine, &mut out)),
+        authlock_status::Ok
+    );
     take_string(out)
 }
 
-const TYPES_WITH_DEVICE: [u32; 3] = [AUTHLOCK_TYPE_PIN, AUTHLOCK_TYPE_PASSKEY, AUTHLOCK_TYPE_MOBILE_BIOMETRICS];
+const TYPES_WITH_DEVICE: [u32; 3] = [
+    AUTHLOCK_TYPE_PIN,
+    AUTHLOCK_TYPE_PASSKEY,
+    AUTHLOCK_TYPE_MOBILE_BIOMETRICS,
+];
 
 struct Session {
     engine: *mut authlock_engine,
@@ -118,9 +128,20 @@ impl Session {
         match code % 20 {
             0 => {
                 // register: the argument is the user
-                let device = if TYPES_WITH_DEVICE.contains(&kind) { c"phone".as_ptr() } else { ptr::null() };
+                let device = if TYPES_WITH_DEVICE.contains(&kind) {
+                    c"phone".as_ptr()
+                } else {
+                    ptr::null()
+                };
                 let st = checked(authlock_engine_register(
-                    e, s.as_ptr(), kind, self.app.as_ptr(), device, ptr::null(), ptr::null(), id_buf.as_mut_ptr(),
+                    e,
+                    s.as_ptr(),
+                    kind,
+                    self.app.as_ptr(),
+                    device,
+                    ptr::null(),
+                    ptr::null(),
+                    id_buf.as_mut_ptr(),
                 ));
                 if st == authlock_status::Ok {
                     // SAFETY: an OK register writes the ID and its NUL.
@@ -134,84 +155,194 @@ impl Session {
             1 => {
                 // register with the argument as app and device
                 let st = checked(authlock_engine_register(
-                    e, c"alice".as_ptr(), kind, s.as_ptr(), s.as_ptr(), s.as_ptr(), &user_actor, id_buf.as_mut_ptr(),
+                    e,
+                    c"alice".as_ptr(),
+                    kind,
+                    s.as_ptr(),
+                    s.as_ptr(),
+                    s.as_ptr(),
+                    &user_actor,
+                    id_buf.as_mut_ptr(),
                 ));
                 if st == authlock_status::Ok {
                     self.app = s.clone();
                 }
             }
             2 => {
-                checked(authlock_engine_check(e, self.id(pick, &s).as_ptr(), self.app.as_ptr(), decision.as_mut_ptr()));
+                checked(authlock_engine_check(
+                    e,
+                    self.id(pick, &s).as_ptr(),
+                    self.app.as_ptr(),
+                    decision.as_mut_ptr(),
+                ));
             }
             3 => {
                 // check with the argument as the app
-                checked(authlock_engine_check(e, self.id(0, &s).as_ptr(), s.as_ptr(), decision.as_mut_ptr()));
+                checked(authlock_engine_check(
+                    e,
+                    self.id(0, &s).as_ptr(),
+                    s.as_ptr(),
+                    decision.as_mut_ptr(),
+                ));
             }
             4 => {
                 // failure with the argument as the fingerprint (may be over the limit)
                 checked(authlock_engine_record_failure(
-                    e, self.id(pick, &s).as_ptr(), self.app.as_ptr(), ptr::null(), arg.as_ptr(), arg.len(), outcome.as_mut_ptr(),
+                    e,
+                    self.id(pick, &s).as_ptr(),
+                    self.app.as_ptr(),
+                    ptr::null(),
+                    arg.as_ptr(),
+                    arg.len(),
+                    outcome.as_mut_ptr(),
                 ));
             }
             5 => {
                 // failure with the argument as app and device
                 checked(authlock_engine_record_failure(
-                    e, self.id(0, &s).as_ptr(), s.as_ptr(), s.as_ptr(), ptr::null(), 0, outcome.as_mut_ptr(),
+                    e,
+                    self.id(0, &s).as_ptr(),
+                    s.as_ptr(),
+                    s.as_ptr(),
+                    ptr::null(),
+                    0,
+                    outcome.as_mut_ptr(),
                 ));
             }
             6 => {
-                checked(authlock_engine_record_success(e, self.id(pick, &s).as_ptr(), self.app.as_ptr(), ptr::null(), outcome.as_mut_ptr()));
+                checked(authlock_engine_record_success(
+                    e,
+                    self.id(pick, &s).as_ptr(),
+                    self.app.as_ptr(),
+                    ptr::null(),
+                    outcome.as_mut_ptr(),
+                ));
             }
             7 => {
                 let mut id = authlock_id { bytes: [0; 16] };
                 if checked(authlock_id_parse(s.as_ptr(), &mut id)) == authlock_status::Ok {
-                    assert_eq!(checked(authlock_id_format(id, id_buf.as_mut_ptr())), authlock_status::Ok);
+                    assert_eq!(
+                        checked(authlock_id_format(id, id_buf.as_mut_ptr())),
+                        authlock_status::Ok
+                    );
                     // SAFETY: an OK format writes the text and its NUL.
                     let back = unsafe { CStr::from_ptr(id_buf.as_ptr()) };
                     assert_eq!(back, s.as_c_str(), "ID text does not round-trip");
                 }
-                checked(authlock_engine_check_id(e, id, self.app.as_ptr(), decision.as_mut_ptr()));
-                checked(authlock_engine_record_failure_id(e, id, self.app.as_ptr(), ptr::null(), ptr::null(), 0, outcome.as_mut_ptr()));
+                checked(authlock_engine_check_id(
+                    e,
+                    id,
+                    self.app.as_ptr(),
+                    decision.as_mut_ptr(),
+                ));
+                checked(authlock_engine_record_failure_id(
+                    e,
+                    id,
+                    self.app.as_ptr(),
+                    ptr::null(),
+                    ptr::null(),
+                    0,
+                    outcome.as_mut_ptr(),
+                ));
             }
             8 => {
-                checked(authlock_engine_lock(e, self.id(pick, &s).as_ptr(), self.app.as_ptr(), &user_actor, s.as_ptr()));
+                checked(authlock_engine_lock(
+                    e,
+                    self.id(pick, &s).as_ptr(),
+                    self.app.as_ptr(),
+                    &user_actor,
+                    s.as_ptr(),
+                ));
             }
             9 => {
-                checked(authlock_engine_unlock(e, self.id(pick, &s).as_ptr(), self.app.as_ptr(), &admin, s.as_ptr()));
+                checked(authlock_engine_unlock(
+                    e,
+                    self.id(pick, &s).as_ptr(),
+                    self.app.as_ptr(),
+                    &admin,
+                    s.as_ptr(),
+                ));
             }
             10 => {
-                checked(authlock_engine_unlock_type(e, s.as_ptr(), kind, self.app.as_ptr(), &admin, ptr::null()));
+                checked(authlock_engine_unlock_type(
+                    e,
+                    s.as_ptr(),
+                    kind,
+                    self.app.as_ptr(),
+                    &admin,
+                    ptr::null(),
+                ));
             }
             11 => {
-                let f = [authlock_engine_delete, authlock_engine_deactivate, authlock_engine_reactivate][pick as usize % 3];
-                checked(f(e, self.id(pick, &s).as_ptr(), self.app.as_ptr(), &admin, ptr::null()));
+                let f = [
+                    authlock_engine_delete,
+                    authlock_engine_deactivate,
+                    authlock_engine_reactivate,
+                ][pick as usize % 3];
+                checked(f(
+                    e,
+                    self.id(pick, &s).as_ptr(),
+                    self.app.as_ptr(),
+                    &admin,
+                    ptr::null(),
+                ));
             }
             12 => {
-                let f = [authlock_engine_suspend_user, authlock_engine_unsuspend_user][pick as usize % 2];
+                let f = [authlock_engine_suspend_user, authlock_engine_unsuspend_user]
+                    [pick as usize % 2];
                 checked(f(e, s.as_ptr(), &user_actor, s.as_ptr()));
             }
             13 => {
                 let kind = u32::from(pick % 6);
-                let custom = if kind == AUTHLOCK_IDENTIFIER_CUSTOM { c"badge".as_ptr() } else { ptr::null() };
-                if checked(authlock_engine_add_identifier(e, c"alice".as_ptr(), kind, custom, s.as_ptr(), ptr::null(), &mut json)) == authlock_status::Ok {
+                let custom = if kind == AUTHLOCK_IDENTIFIER_CUSTOM {
+                    c"badge".as_ptr()
+                } else {
+                    ptr::null()
+                };
+                if checked(authlock_engine_add_identifier(
+                    e,
+                    c"alice".as_ptr(),
+                    kind,
+                    custom,
+                    s.as_ptr(),
+                    ptr::null(),
+                    &mut json,
+                )) == authlock_status::Ok
+                {
                     let ids = take_string(json);
-                    serde_json::from_str::<Vec<String>>(&ids).expect("the IDs are a JSON array of strings");
+                    serde_json::from_str::<Vec<String>>(&ids)
+                        .expect("the IDs are a JSON array of strings");
                 }
             }
             14 => {
                 let mut first_use = std::mem::MaybeUninit::<authlock_outcome>::uninit();
                 checked(authlock_engine_record_first_use(
-                    e, c"alice".as_ptr(), kind, s.as_ptr(), self.app.as_ptr(), ptr::null(), id_buf.as_mut_ptr(), first_use.as_mut_ptr(),
+                    e,
+                    c"alice".as_ptr(),
+                    kind,
+                    s.as_ptr(),
+                    self.app.as_ptr(),
+                    ptr::null(),
+                    id_buf.as_mut_ptr(),
+                    first_use.as_mut_ptr(),
                 ));
             }
             15 => {
-                for f in [authlock_engine_authenticators_json, authlock_engine_history_json] {
+                for f in [
+                    authlock_engine_authenticators_json,
+                    authlock_engine_history_json,
+                ] {
                     if checked(f(e, s.as_ptr(), &mut json)) == authlock_status::Ok {
                         let text = take_string(json);
                         serde_json::from_str::<serde_json::Value>(&text).expect("views are JSON");
                     }
                 }
-                if checked(authlock_engine_authenticator_json(e, self.id(pick, &s).as_ptr(), &mut json)) == authlock_status::Ok {
+                if checked(authlock_engine_authenticator_json(
+                    e,
+                    self.id(pick, &s).as_ptr(),
+                    &mut json,
+                )) == authlock_status::Ok
+                {
                     take_string(json);
                 }
             }
@@ -226,12 +357,19 @@ impl Session {
                 // a snapshot taken through the ABI restores through it
                 let text = snapshot(e);
                 let c = CString::new(text.clone()).expect("a snapshot holds no NUL");
-                assert_eq!(checked(authlock_engine_restore_json(e, c.as_ptr())), authlock_status::Ok, "{}", last_error());
+                assert_eq!(
+                    checked(authlock_engine_restore_json(e, c.as_ptr())),
+                    authlock_status::Ok,
+                    "{}",
+                    last_error()
+                );
                 assert_eq!(snapshot(e), text);
             }
             18 => {
                 checked(authlock_policy_validate(s.as_ptr()));
-                if checked(authlock_journey_run_step(e, s.as_ptr(), &mut json)) == authlock_status::Ok {
+                if checked(authlock_journey_run_step(e, s.as_ptr(), &mut json))
+                    == authlock_status::Ok
+                {
                     take_string(json);
                 }
             }
@@ -248,11 +386,20 @@ fuzz_target!(|data: &[u8]| {
     let mut fields = data.split(|b| *b == 0);
     let document = CString::new(fields.next().unwrap_or_default()).expect("no NUL in a field");
     let mut engine = ptr::null_mut();
-    if checked(authlock_engine_new_with_clock(document.as_ptr(), Some(clock), ptr::null_mut(), &mut engine))
-        != authlock_status::Ok
+    if checked(authlock_engine_new_with_clock(
+        document.as_ptr(),
+        Some(clock),
+        ptr::null_mut(),
+        &mut engine,
+    )) != authlock_status::Ok
     {
         assert_eq!(
-            checked(authlock_engine_new_with_clock(c"".as_ptr(), Some(clock), ptr::null_mut(), &mut engine)),
+            checked(authlock_engine_new_with_clock(
+                c"".as_ptr(),
+                Some(clock),
+                ptr::null_mut(),
+                &mut engine
+            )),
             authlock_status::Ok
         );
     }
@@ -263,7 +410,9 @@ fuzz_target!(|data: &[u8]| {
         app: CString::from(c"web"),
     };
     for field in fields.take(128) {
-        let Some((&code, arg)) = field.split_first() else { continue };
+        let Some((&code, arg)) = field.split_first() else {
+            continue;
+        };
         session.op(code, arg);
     }
     authlock_engine_free(engine);

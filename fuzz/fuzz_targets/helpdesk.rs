@@ -90,7 +90,10 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => {
                 let _ = e.to_string();
                 let after = (engine.snapshot_json(), engine.events().len(), desk.state());
-                assert_eq!(after, before, "a refused request changed something: {e}\n{line}");
+                assert_eq!(
+                    after, before,
+                    "a refused request changed something: {e}\n{line}"
+                );
             }
         }
     }

@@ -40,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    assert_eq!(engine.events(), events, "a replay holds other events than its history");
+    assert_eq!(
+        engine.events(),
+        events,
+        "a replay holds other events than its history"
+    );
     assert_eq!(engine.last_seq(), events.len() as u64);
     let state = engine.snapshot_json();
     let fresh = builder(policies).build();

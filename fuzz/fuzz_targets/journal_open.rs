@@ -22,8 +22,7 @@ fn dir() -> &'static PathBuf {
 fuzz_target!(|data: &[u8]| {
     let dir = dir();
     clear_dir(dir);
-    std::fs::write(dir.join("journal-00000000000000000001.log"), data)
-        .expect("write the journal");
+    std::fs::write(dir.join("journal-00000000000000000001.log"), data).expect("write the journal");
     open_and_check(dir);
     clear_dir(dir);
 });

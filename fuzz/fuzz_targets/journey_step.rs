@@ -17,7 +17,11 @@ fn config_round_trip(step: &Step) {
     let json = serde_json::to_string(step.config()).expect("a step configuration serialises");
     let again = Step::from_json(&json)
         .unwrap_or_else(|e| panic!("a loaded step's configuration does not load: {e}\n{json}"));
-    assert_eq!(again.config(), step.config(), "step configuration does not round-trip");
+    assert_eq!(
+        again.config(),
+        step.config(),
+        "step configuration does not round-trip"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -41,8 +45,16 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let _ = e.to_string();
-            assert_eq!(engine.snapshot_json(), before, "a refused step changed the engine: {e}");
-            assert_eq!(engine.events().len(), events_before, "a refused step wrote events: {e}");
+            assert_eq!(
+                engine.snapshot_json(),
+                before,
+                "a refused step changed the engine: {e}"
+            );
+            assert_eq!(
+                engine.events().len(),
+                events_before,
+                "a refused step wrote events: {e}"
+            );
         }
     }
 });

@@ -42,7 +42,11 @@ fuzz_target!(|data: &[u8]| {
     let via_struct = target.restore(&snap);
     if let Err(e) = &via_struct {
         let _ = e.to_string();
-        assert_eq!(target.snapshot_json(), before, "a refused restore changed the engine: {e}");
+        assert_eq!(
+            target.snapshot_json(),
+            before,
+            "a refused restore changed the engine: {e}"
+        );
     }
     let other = builder(policies.clone()).build();
     populate(&other);
@@ -57,11 +61,19 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let first = target.snapshot_json();
-    assert_eq!(other.snapshot_json(), first, "restore and restore_json differ");
+    assert_eq!(
+        other.snapshot_json(),
+        first,
+        "restore and restore_json differ"
+    );
     let again = builder(policies).build();
     again
         .restore_json(&first)
         .unwrap_or_else(|e| panic!("a restored state's snapshot does not restore: {e}\n{first}"));
     assert_eq!(again.snapshot_json(), first, "snapshot does not round-trip");
-    assert_eq!(again.snapshot(), target.snapshot(), "snapshot structs differ");
+    assert_eq!(
+        again.snapshot(),
+        target.snapshot(),
+        "snapshot structs differ"
+    );
 });

@@ -39,7 +39,11 @@ pub fn policies_for(tenant: &str) -> Option<PolicyDocument> {
 /// deletion, a suspension. The seed corpus and the store template use it.
 pub fn populate(engine: &Engine) {
     let pw = engine
-        .register(&Registration::new("alice", AuthenticatorType::Password, "web"))
+        .register(&Registration::new(
+            "alice",
+            AuthenticatorType::Password,
+            "web",
+        ))
         .expect("register password");
     let pin = engine
         .register(&Registration::new("alice", AuthenticatorType::Pin, "bank").on_device("phone"))
@@ -48,7 +52,11 @@ pub fn populate(engine: &Engine) {
         .register(&Registration::new("bob", AuthenticatorType::Totp, "web"))
         .expect("register totp");
     engine
-        .add_identifier("bob", &Identifier::email("bob@example.com"), &Actor::user("bob"))
+        .add_identifier(
+            "bob",
+            &Identifier::email("bob@example.com"),
+            &Actor::user("bob"),
+        )
         .expect("add identifier");
     for i in 0..6u8 {
         let fp = [i; 16];
@@ -117,7 +125,11 @@ pub fn store_template() -> &'static StoreTemplate {
         populate(&engine);
         engine.compact().expect("compact the template store");
         let pw = engine
-            .register(&Registration::new("carol", AuthenticatorType::Password, "web"))
+            .register(&Registration::new(
+                "carol",
+                AuthenticatorType::Password,
+                "web",
+            ))
             .expect("register after compaction");
         let _ = engine.record_failure(&pw, &Attempt::in_app("web"));
         let _ = engine.record_failure(&pw, &Attempt::in_app("web"));
@@ -126,7 +138,10 @@ pub fn store_template() -> &'static StoreTemplate {
         drop(engine);
         let mut snapshot_files = Vec::new();
         let mut journals = Vec::new();
-        for e in fs::read_dir(&dir).expect("list the template store").flatten() {
+        for e in fs::read_dir(&dir)
+            .expect("list the template store")
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with("snapshot-") {
                 snapshot_files.push((name, fs::read(e.path()).expect("read snapshot")));
