@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzing with cargo-fuzz (libFuzzer + AddressSanitizer); see docs/FUZZING.md.
 #
-#   scripts/fuzz.sh smoke                    build every target, run each briefly over its corpus
+#   scripts/fuzz.sh smoke                    build every target, run each briefly over its corpus,
+#                                            and once over its kept crash inputs (fuzz/artifacts-found/)
 #   scripts/fuzz.sh long SECONDS [TARGET...] run each target (default: all) for SECONDS, one at a time
 #   scripts/fuzz.sh corpus                   rewrite the seed corpus (fuzz/corpus/) from the library
 #   scripts/fuzz.sh merge TARGET             add to fuzz/corpus/TARGET what the runs found that adds coverage
@@ -32,7 +33,7 @@ BIN="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 
 usage() {
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -99,6 +100,20 @@ smoke)
     failed=()
     for t in "${TARGETS[@]}"; do
         run_target "$t" "$logs/$t.log" -max_total_time="$SMOKE_SECONDS" || failed+=("$t")
+        # The inputs kept from earlier crashes, once each.
+        found=()
+        if [ -d "fuzz/artifacts-found/$t" ]; then
+            while IFS= read -r f; do found+=("$f"); done < <(find "fuzz/artifacts-found/$t" -type f | sort)
+        fi
+        if [ ${#found[@]} -gt 0 ]; then
+            if "$BIN/$t" "${found[@]}" >"$logs/$t.found.log" 2>&1; then
+                printf '%-24s ok     %10s kept crash input(s) pass\n' "$t" "${#found[@]}"
+            else
+                printf '%-24s FAILED a kept crash input under fuzz/artifacts-found/%s still crashes; log: %s\n' "$t" "$t" "$logs/$t.found.log"
+                grep -E 'panicked at' -A1 "$logs/$t.found.log" | head -2 | sed 's/^/    /'
+                failed+=("$t (kept input)")
+            fi
+        fi
     done
     if [ ${#failed[@]} -gt 0 ]; then
         echo "fuzz smoke: ${#failed[@]} target(s) crashed: ${failed[*]} (inputs under $CACHE/fuzz-artifacts/)"

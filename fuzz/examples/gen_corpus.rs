@@ -218,6 +218,6 @@ fn main() {
         &root,
         "capi",
         "policy-toml",
-        b"[policies.password]\nmax_failures = 2\n\0\0alice\0\x04x\0\x04y\0\x02\0\x11".to_vec(),
+        b"[policies.password]\nmax_failures = 2\n\0\0alice\0\x04x\0\x04y\0\x02\0\x11",
     );
 }
