@@ -764,12 +764,16 @@ impl authlock_engine {
 /// pass.
 #[unsafe(no_mangle)]
 pub extern "C" fn authlock_status_message(status: u32) -> *const c_char {
-    boundary_or(c"unknown status".as_ptr(), || {
+    boundary_or(UNKNOWN_STATUS_MESSAGE.as_ptr(), || {
         authlock_status::from_u32(status)
-            .map_or(c"unknown status", authlock_status::message)
+            .map_or(UNKNOWN_STATUS_MESSAGE, authlock_status::message)
             .as_ptr()
     })
 }
+
+/// What `authlock_status_message` answers for a number that is no status:
+/// one static string, so that its address identifies it.
+pub static UNKNOWN_STATUS_MESSAGE: &CStr = c"unknown status";
 
 /// The detailed message of the calling thread's last call that did not
 /// return `AUTHLOCK_STATUS_OK` (what was wrong and why), or "" if there was

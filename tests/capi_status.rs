@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::ffi::CStr;
 
-use authlock::capi::{authlock_status, authlock_status_message};
+use authlock::capi::{UNKNOWN_STATUS_MESSAGE, authlock_status, authlock_status_message};
 
 fn message_of(n: u32) -> &'static CStr {
     let ptr = authlock_status_message(n);
@@ -14,7 +14,7 @@ fn message_of(n: u32) -> &'static CStr {
     authlock_status::all()
         .into_iter()
         .map(authlock_status::message)
-        .chain([c"unknown status"])
+        .chain([UNKNOWN_STATUS_MESSAGE])
         .find(|m| m.as_ptr() == ptr)
         .unwrap_or_else(|| panic!("authlock_status_message({n}) is not a static message"))
 }
