@@ -37,8 +37,8 @@ pub use error::{AuthlockError, ListenerError};
 pub use types::{
     Action, Actor, AppDetail, Attempt, AttemptOutcome, AuthenticatorType, AuthenticatorView,
     Decision, Durability, FirstUse, HistoryEvent, Identifier, IdentifierKind, LockKind, Lockout,
-    OpenReport, Policy, Recovery, Registration, Scope, Status, StoreOptions, ThrottleStep,
-    UnifiedStatus, UserHistory,
+    OpenReport, Policy, Recovery, Registration, Scope, Status, StoreOptions, StoreStatus,
+    ThrottleStep, UnifiedStatus, UserHistory,
 };
 
 use crate::ids::AuthenticatorId;
@@ -195,11 +195,20 @@ impl Engine {
         self.open_report.clone()
     }
 
-    /// Writes a snapshot of the whole state to the store and starts a new
-    /// journal segment, atomically; returns the snapshot's sequence number.
-    /// An engine without a store answers a `Storage` error.
+    /// Compacts the store now, on this thread: seals the journal segment
+    /// in use, writes the state at its end as a snapshot (atomically) and
+    /// removes what the two newest snapshots no longer need; returns the
+    /// snapshot's sequence number. With `compact_every` set the store also
+    /// compacts by itself on a background thread. An engine without a store
+    /// answers a `Storage` error.
     pub fn compact(&self) -> Result<u64> {
         Ok(self.inner.compact()?)
+    }
+
+    /// How the store's compactions went (background ones included);
+    /// `None` for an engine without a store.
+    pub fn store_status(&self) -> Option<StoreStatus> {
+        self.inner.store_status().map(Into::into)
     }
 
     /// Runs one journey step, JSON in and out: the request is

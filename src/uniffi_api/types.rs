@@ -884,6 +884,32 @@ pub struct OpenReport {
     pub used_previous_snapshot: bool,
 }
 
+/// How a store's compactions went (`Engine.store_status()`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StoreStatus {
+    /// The sequence number of the newest snapshot written or loaded (0: none).
+    pub snapshot_seq: u64,
+    /// Compactions that wrote a snapshot since the store was opened.
+    pub compactions: u64,
+    /// Compactions that failed since the store was opened. A failed
+    /// compaction does not stop the engine (the journal keeps every event);
+    /// it is tried again after another `compact_every` events.
+    pub failed_compactions: u64,
+    /// Why the latest compaction failed, if it did.
+    pub last_error: Option<String>,
+}
+
+impl From<crate::StoreStatus> for StoreStatus {
+    fn from(s: crate::StoreStatus) -> Self {
+        StoreStatus {
+            snapshot_seq: s.snapshot_seq,
+            compactions: s.compactions,
+            failed_compactions: s.failed_compactions,
+            last_error: s.last_error,
+        }
+    }
+}
+
 impl From<crate::OpenReport> for OpenReport {
     fn from(r: crate::OpenReport) -> Self {
         OpenReport {

@@ -138,6 +138,21 @@ val storeJourneyHelpdeskTests: List<Pair<String, () -> Unit>> = listOf(
             }
         }
     },
+    "the store status counts compactions, and is null without a store" to {
+        withTempDir { dir ->
+            Engine.openStore(File(dir, "store").path, POLICY, storeOptions(), ManualClock(START_MS)).use { engine ->
+                assertEquals(0uL, engine.storeStatus()!!.compactions)
+                engine.registerWebPassword()
+                val seq = engine.compact()
+                val status = engine.storeStatus()!!
+                assertEquals(seq, status.snapshotSeq)
+                assertEquals(1uL, status.compactions)
+                assertEquals(0uL, status.failedCompactions)
+                assertNull(status.lastError)
+            }
+        }
+        withEngine { engine, _, _ -> assertNull(engine.storeStatus()) }
+    },
     "a second opener gets the in-use storage error" to {
         withTempDir { dir ->
             val store = File(dir, "store").path

@@ -534,7 +534,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_commit() != 17867:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_authlock_checksum_method_engine_compact() != 37056:
+    if lib.uniffi_authlock_checksum_method_engine_compact() != 65121:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_deactivate() != 19905:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -579,6 +579,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_authlock_checksum_method_engine_set_listener() != 33491:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_snapshot_json() != 61057:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_authlock_checksum_method_engine_store_status() != 46421:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_authlock_checksum_method_engine_suspend_user() != 28885:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -715,6 +717,9 @@ _UniffiLib.uniffi_authlock_checksum_method_engine_set_listener.restype = ctypes.
 _UniffiLib.uniffi_authlock_checksum_method_engine_snapshot_json.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_engine_snapshot_json.restype = ctypes.c_uint16
+_UniffiLib.uniffi_authlock_checksum_method_engine_store_status.argtypes = (
+)
+_UniffiLib.uniffi_authlock_checksum_method_engine_store_status.restype = ctypes.c_uint16
 _UniffiLib.uniffi_authlock_checksum_method_engine_suspend_user.argtypes = (
 )
 _UniffiLib.uniffi_authlock_checksum_method_engine_suspend_user.restype = ctypes.c_uint16
@@ -935,6 +940,11 @@ _UniffiLib.uniffi_authlock_fn_method_engine_snapshot_json.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_authlock_fn_method_engine_snapshot_json.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_authlock_fn_method_engine_store_status.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_authlock_fn_method_engine_store_status.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_authlock_fn_method_engine_suspend_user.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -4535,6 +4545,57 @@ class _UniffiFfiConverterTypeStoreOptions(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.create, buf)
         _UniffiFfiConverterOptionalUInt64.write(value.compact_every, buf)
 
+@dataclass
+class StoreStatus:
+    """
+    How a store's compactions went (`Engine.store_status()`).
+"""
+    def __init__(self, *, snapshot_seq:int, compactions:int, failed_compactions:int, last_error:typing.Optional[str]):
+        self.snapshot_seq = snapshot_seq
+        self.compactions = compactions
+        self.failed_compactions = failed_compactions
+        self.last_error = last_error
+        
+        
+
+    
+    def __str__(self):
+        return "StoreStatus(snapshot_seq={}, compactions={}, failed_compactions={}, last_error={})".format(self.snapshot_seq, self.compactions, self.failed_compactions, self.last_error)
+    def __eq__(self, other):
+        if self.snapshot_seq != other.snapshot_seq:
+            return False
+        if self.compactions != other.compactions:
+            return False
+        if self.failed_compactions != other.failed_compactions:
+            return False
+        if self.last_error != other.last_error:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeStoreStatus(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return StoreStatus(
+            snapshot_seq=_UniffiFfiConverterUInt64.read(buf),
+            compactions=_UniffiFfiConverterUInt64.read(buf),
+            failed_compactions=_UniffiFfiConverterUInt64.read(buf),
+            last_error=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.snapshot_seq)
+        _UniffiFfiConverterUInt64.check_lower(value.compactions)
+        _UniffiFfiConverterUInt64.check_lower(value.failed_compactions)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_error)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.snapshot_seq, buf)
+        _UniffiFfiConverterUInt64.write(value.compactions, buf)
+        _UniffiFfiConverterUInt64.write(value.failed_compactions, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_error, buf)
+
 class _UniffiFfiConverterSequenceTypeHistoryEvent(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -5246,6 +5307,31 @@ class _UniffiFfiConverterOptionalTypeLockListener(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+class _UniffiFfiConverterOptionalTypeStoreStatus(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeStoreStatus.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeStoreStatus.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeStoreStatus.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 
 class EngineProtocol(typing.Protocol):
     """
@@ -5288,9 +5374,12 @@ class EngineProtocol(typing.Protocol):
         raise NotImplementedError
     def compact(self, ) -> int:
         """
-        Writes a snapshot of the whole state to the store and starts a new
-        journal segment, atomically; returns the snapshot's sequence number.
-        An engine without a store answers a `Storage` error.
+        Compacts the store now, on this thread: seals the journal segment
+        in use, writes the state at its end as a snapshot (atomically) and
+        removes what the two newest snapshots no longer need; returns the
+        snapshot's sequence number. With `compact_every` set the store also
+        compacts by itself on a background thread. An engine without a store
+        answers a `Storage` error.
 """
         raise NotImplementedError
     def deactivate(self, id: str,app: str,actor: Actor,reason: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> typing.List[HistoryEvent]:
@@ -5414,6 +5503,12 @@ class EngineProtocol(typing.Protocol):
     def snapshot_json(self, ) -> str:
         """
         The whole state as a versioned JSON snapshot.
+"""
+        raise NotImplementedError
+    def store_status(self, ) -> typing.Optional[StoreStatus]:
+        """
+        How the store's compactions went (background ones included);
+        `None` for an engine without a store.
 """
         raise NotImplementedError
     def suspend_user(self, user: str,actor: Actor,reason: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> typing.List[HistoryEvent]:
@@ -5658,9 +5753,12 @@ class Engine(EngineProtocol):
         return _uniffi_lift_return(_uniffi_ffi_result)
     def compact(self, ) -> int:
         """
-        Writes a snapshot of the whole state to the store and starts a new
-        journal segment, atomically; returns the snapshot's sequence number.
-        An engine without a store answers a `Storage` error.
+        Compacts the store now, on this thread: seals the journal segment
+        in use, writes the state at its end as a snapshot (atomically) and
+        removes what the two newest snapshots no longer need; returns the
+        snapshot's sequence number. With `compact_every` set the store also
+        compacts by itself on a background thread. An engine without a store
+        answers a `Storage` error.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
@@ -6129,6 +6227,22 @@ class Engine(EngineProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_authlock_fn_method_engine_snapshot_json,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def store_status(self, ) -> typing.Optional[StoreStatus]:
+        """
+        How the store's compactions went (background ones included);
+        `None` for an engine without a store.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeStoreStatus.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_authlock_fn_method_engine_store_status,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -6622,6 +6736,7 @@ __all__ = [
     "Policy",
     "Registration",
     "StoreOptions",
+    "StoreStatus",
     "UserHistory",
     "LockListenerImpl",
     "LockListener",

@@ -95,6 +95,19 @@ def test_a_restore_is_refused_on_a_store_backed_engine_and_changes_nothing(tmp_p
     assert reopened.authenticator(pw).apps[0].failures == 2
 
 
+def test_the_store_status_counts_compactions_and_none_without_a_store(tmp_path, clock, engine):
+    store = str(tmp_path / "store")
+    stored = Engine.open_store(store, POLICY, options(), clock)
+    status = stored.store_status()
+    assert (status.snapshot_seq, status.compactions, status.failed_compactions) == (0, 0, 0)
+    assert status.last_error is None
+    register_password(stored)
+    seq = stored.compact()
+    status = stored.store_status()
+    assert (status.snapshot_seq, status.compactions) == (seq, 1)
+    assert engine.store_status() is None
+
+
 def test_a_second_opener_gets_the_in_use_storage_error(tmp_path, clock):
     store = str(tmp_path / "store")
     first = Engine.open_store(store, POLICY, options(), clock)

@@ -775,6 +775,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_authlock_checksum_method_engine_snapshot_json(
     ): Int
+    external fun uniffi_authlock_checksum_method_engine_store_status(
+    ): Int
     external fun uniffi_authlock_checksum_method_engine_suspend_user(
     ): Int
     external fun uniffi_authlock_checksum_method_engine_tenant(
@@ -882,6 +884,8 @@ internal object UniffiLib {
     external fun uniffi_authlock_fn_method_engine_set_listener(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_authlock_fn_method_engine_snapshot_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_authlock_fn_method_engine_store_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_authlock_fn_method_engine_suspend_user(`ptr`: Long,`user`: RustBuffer.ByValue,`actor`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1051,7 +1055,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_authlock_checksum_method_engine_commit() and 0xFFFF) != 17867) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_authlock_checksum_method_engine_compact() and 0xFFFF) != 37056) {
+    if ((lib.uniffi_authlock_checksum_method_engine_compact() and 0xFFFF) != 65121) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_authlock_checksum_method_engine_deactivate() and 0xFFFF) != 19905) {
@@ -1118,6 +1122,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_authlock_checksum_method_engine_snapshot_json() and 0xFFFF) != 61057) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_authlock_checksum_method_engine_store_status() and 0xFFFF) != 46421) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_authlock_checksum_method_engine_suspend_user() and 0xFFFF) != 28885) {
@@ -1645,9 +1652,12 @@ public interface EngineInterface {
     fun `commit`(`id`: kotlin.String, `attempt`: Attempt, `reservation`: kotlin.ULong, `success`: kotlin.Boolean): AttemptOutcome
     
     /**
-     * Writes a snapshot of the whole state to the store and starts a new
-     * journal segment, atomically; returns the snapshot's sequence number.
-     * An engine without a store answers a `Storage` error.
+     * Compacts the store now, on this thread: seals the journal segment
+     * in use, writes the state at its end as a snapshot (atomically) and
+     * removes what the two newest snapshots no longer need; returns the
+     * snapshot's sequence number. With `compact_every` set the store also
+     * compacts by itself on a background thread. An engine without a store
+     * answers a `Storage` error.
      */
     fun `compact`(): kotlin.ULong
     
@@ -1773,6 +1783,12 @@ public interface EngineInterface {
      * The whole state as a versioned JSON snapshot.
      */
     fun `snapshotJson`(): kotlin.String
+    
+    /**
+     * How the store's compactions went (background ones included);
+     * `None` for an engine without a store.
+     */
+    fun `storeStatus`(): StoreStatus?
     
     /**
      * Suspends a user: every one of the user's authenticators is
@@ -2033,9 +2049,12 @@ open class Engine: Disposable, AutoCloseable, EngineInterface
 
     
     /**
-     * Writes a snapshot of the whole state to the store and starts a new
-     * journal segment, atomically; returns the snapshot's sequence number.
-     * An engine without a store answers a `Storage` error.
+     * Compacts the store now, on this thread: seals the journal segment
+     * in use, writes the state at its end as a snapshot (atomically) and
+     * removes what the two newest snapshots no longer need; returns the
+     * snapshot's sequence number. With `compact_every` set the store also
+     * compacts by itself on a background thread. An engine without a store
+     * answers a `Storage` error.
      */
     @Throws(AuthlockException::class)override fun `compact`(): kotlin.ULong {
             return FfiConverterULong.lift(
@@ -2454,6 +2473,23 @@ open class Engine: Disposable, AutoCloseable, EngineInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_authlock_fn_method_engine_snapshot_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How the store's compactions went (background ones included);
+     * `None` for an engine without a store.
+     */override fun `storeStatus`(): StoreStatus? {
+            return FfiConverterOptionalTypeStoreStatus.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_authlock_fn_method_engine_store_status(
         it,
         _status)
 }
@@ -4465,6 +4501,71 @@ public object FfiConverterTypeStoreOptions: FfiConverterRustBuffer<StoreOptions>
             FfiConverterTypeRecovery.write(value.`recovery`, buf)
             FfiConverterBoolean.write(value.`create`, buf)
             FfiConverterOptionalULong.write(value.`compactEvery`, buf)
+    }
+}
+
+
+
+/**
+ * How a store's compactions went (`Engine.store_status()`).
+ */
+data class StoreStatus (
+    /**
+     * The sequence number of the newest snapshot written or loaded (0: none).
+     */
+    var `snapshotSeq`: kotlin.ULong
+    , 
+    /**
+     * Compactions that wrote a snapshot since the store was opened.
+     */
+    var `compactions`: kotlin.ULong
+    , 
+    /**
+     * Compactions that failed since the store was opened. A failed
+     * compaction does not stop the engine (the journal keeps every event);
+     * it is tried again after another `compact_every` events.
+     */
+    var `failedCompactions`: kotlin.ULong
+    , 
+    /**
+     * Why the latest compaction failed, if it did.
+     */
+    var `lastError`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreStatus: FfiConverterRustBuffer<StoreStatus> {
+    override fun read(buf: ByteBuffer): StoreStatus {
+        return StoreStatus(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreStatus) = (
+            FfiConverterULong.allocationSize(value.`snapshotSeq`) +
+            FfiConverterULong.allocationSize(value.`compactions`) +
+            FfiConverterULong.allocationSize(value.`failedCompactions`) +
+            FfiConverterOptionalString.allocationSize(value.`lastError`)
+    )
+
+    override fun write(value: StoreStatus, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`snapshotSeq`, buf)
+            FfiConverterULong.write(value.`compactions`, buf)
+            FfiConverterULong.write(value.`failedCompactions`, buf)
+            FfiConverterOptionalString.write(value.`lastError`, buf)
     }
 }
 
@@ -6649,6 +6750,38 @@ public object FfiConverterOptionalTypePolicy: FfiConverterRustBuffer<Policy?> {
         } else {
             buf.put(1)
             FfiConverterTypePolicy.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeStoreStatus: FfiConverterRustBuffer<StoreStatus?> {
+    override fun read(buf: ByteBuffer): StoreStatus? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeStoreStatus.read(buf)
+    }
+
+    override fun allocationSize(value: StoreStatus?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeStoreStatus.allocationSize(value)
+        }
+    }
+
+    override fun write(value: StoreStatus?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeStoreStatus.write(value, buf)
         }
     }
 }

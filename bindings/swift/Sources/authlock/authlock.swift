@@ -647,9 +647,12 @@ public protocol EngineProtocol: AnyObject, Sendable {
     func commit(id: String, attempt: Attempt, reservation: UInt64, success: Bool) throws  -> AttemptOutcome
     
     /**
-     * Writes a snapshot of the whole state to the store and starts a new
-     * journal segment, atomically; returns the snapshot's sequence number.
-     * An engine without a store answers a `Storage` error.
+     * Compacts the store now, on this thread: seals the journal segment
+     * in use, writes the state at its end as a snapshot (atomically) and
+     * removes what the two newest snapshots no longer need; returns the
+     * snapshot's sequence number. With `compact_every` set the store also
+     * compacts by itself on a background thread. An engine without a store
+     * answers a `Storage` error.
      */
     func compact() throws  -> UInt64
     
@@ -775,6 +778,12 @@ public protocol EngineProtocol: AnyObject, Sendable {
      * The whole state as a versioned JSON snapshot.
      */
     func snapshotJson()  -> String
+    
+    /**
+     * How the store's compactions went (background ones included);
+     * `None` for an engine without a store.
+     */
+    func storeStatus()  -> StoreStatus?
     
     /**
      * Suspends a user: every one of the user's authenticators is
@@ -981,9 +990,12 @@ open func commit(id: String, attempt: Attempt, reservation: UInt64, success: Boo
 }
     
     /**
-     * Writes a snapshot of the whole state to the store and starts a new
-     * journal segment, atomically; returns the snapshot's sequence number.
-     * An engine without a store answers a `Storage` error.
+     * Compacts the store now, on this thread: seals the journal segment
+     * in use, writes the state at its end as a snapshot (atomically) and
+     * removes what the two newest snapshots no longer need; returns the
+     * snapshot's sequence number. With `compact_every` set the store also
+     * compacts by itself on a background thread. An engine without a store
+     * answers a `Storage` error.
      */
 open func compact()throws  -> UInt64  {
     return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeAuthlockError_lift) {
@@ -1300,6 +1312,19 @@ open func snapshotJson() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_authlock_fn_method_engine_snapshot_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How the store's compactions went (background ones included);
+     * `None` for an engine without a store.
+     */
+open func storeStatus() -> StoreStatus?  {
+    return try!  FfiConverterOptionTypeStoreStatus.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_authlock_fn_method_engine_store_status(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -3232,6 +3257,99 @@ public func FfiConverterTypeStoreOptions_lift(_ buf: RustBuffer) throws -> Store
 #endif
 public func FfiConverterTypeStoreOptions_lower(_ value: StoreOptions) -> RustBuffer {
     return FfiConverterTypeStoreOptions.lower(value)
+}
+
+
+/**
+ * How a store's compactions went (`Engine.store_status()`).
+ */
+public struct StoreStatus: Equatable, Hashable {
+    /**
+     * The sequence number of the newest snapshot written or loaded (0: none).
+     */
+    public var snapshotSeq: UInt64
+    /**
+     * Compactions that wrote a snapshot since the store was opened.
+     */
+    public var compactions: UInt64
+    /**
+     * Compactions that failed since the store was opened. A failed
+     * compaction does not stop the engine (the journal keeps every event);
+     * it is tried again after another `compact_every` events.
+     */
+    public var failedCompactions: UInt64
+    /**
+     * Why the latest compaction failed, if it did.
+     */
+    public var lastError: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The sequence number of the newest snapshot written or loaded (0: none).
+         */snapshotSeq: UInt64, 
+        /**
+         * Compactions that wrote a snapshot since the store was opened.
+         */compactions: UInt64, 
+        /**
+         * Compactions that failed since the store was opened. A failed
+         * compaction does not stop the engine (the journal keeps every event);
+         * it is tried again after another `compact_every` events.
+         */failedCompactions: UInt64, 
+        /**
+         * Why the latest compaction failed, if it did.
+         */lastError: String?) {
+        self.snapshotSeq = snapshotSeq
+        self.compactions = compactions
+        self.failedCompactions = failedCompactions
+        self.lastError = lastError
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStoreStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreStatus {
+        return
+            try StoreStatus(
+                snapshotSeq: FfiConverterUInt64.read(from: &buf), 
+                compactions: FfiConverterUInt64.read(from: &buf), 
+                failedCompactions: FfiConverterUInt64.read(from: &buf), 
+                lastError: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreStatus, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.snapshotSeq, into: &buf)
+        FfiConverterUInt64.write(value.compactions, into: &buf)
+        FfiConverterUInt64.write(value.failedCompactions, into: &buf)
+        FfiConverterOptionString.write(value.lastError, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreStatus_lift(_ buf: RustBuffer) throws -> StoreStatus {
+    return try FfiConverterTypeStoreStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreStatus_lower(_ value: StoreStatus) -> RustBuffer {
+    return FfiConverterTypeStoreStatus.lower(value)
 }
 
 
@@ -5422,6 +5540,30 @@ fileprivate struct FfiConverterOptionTypePolicy: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeStoreStatus: FfiConverterRustBuffer {
+    typealias SwiftType = StoreStatus?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeStoreStatus.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeStoreStatus.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeActor: FfiConverterRustBuffer {
     typealias SwiftType = Actor?
 
@@ -5671,7 +5813,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_authlock_checksum_method_engine_commit() != 17867) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_authlock_checksum_method_engine_compact() != 37056) {
+    if (uniffi_authlock_checksum_method_engine_compact() != 65121) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_authlock_checksum_method_engine_deactivate() != 19905) {
@@ -5738,6 +5880,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_authlock_checksum_method_engine_snapshot_json() != 61057) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_authlock_checksum_method_engine_store_status() != 46421) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_authlock_checksum_method_engine_suspend_user() != 28885) {

@@ -435,6 +435,11 @@ void uniffi_authlock_fn_method_engine_set_listener(uint64_t ptr, RustBuffer list
 RustBuffer uniffi_authlock_fn_method_engine_snapshot_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_STORE_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_STORE_STATUS
+RustBuffer uniffi_authlock_fn_method_engine_store_status(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_SUSPEND_USER
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_FN_METHOD_ENGINE_SUSPEND_USER
 RustBuffer uniffi_authlock_fn_method_engine_suspend_user(uint64_t ptr, RustBuffer user, RustBuffer actor, RustBuffer reason, RustCallStatus *_Nonnull out_status
@@ -945,6 +950,12 @@ uint16_t uniffi_authlock_checksum_method_engine_set_listener(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_SNAPSHOT_JSON
 #define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_SNAPSHOT_JSON
 uint16_t uniffi_authlock_checksum_method_engine_snapshot_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_STORE_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_AUTHLOCK_CHECKSUM_METHOD_ENGINE_STORE_STATUS
+uint16_t uniffi_authlock_checksum_method_engine_store_status(void
     
 );
 #endif
