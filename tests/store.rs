@@ -59,19 +59,32 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Waits until the store's background compactor has written `n`
-/// snapshots (it runs on its own thread, off the attempt path). Gives up,
-/// failing the test, after a generous bound of polls.
-fn wait_for_compactions(engine: &Engine, n: u64) -> StoreStatus {
+/// The store's status once `done` holds for it, polled while the
+/// background compactor (on its own thread, off the attempt path) works.
+/// Gives up after a generous bound of polls and returns the last status,
+/// for the caller's assertions to report.
+fn poll_status(engine: &Engine, done: impl Fn(&StoreStatus) -> bool) -> StoreStatus {
+    let mut status = engine.store_status().expect("a store-backed engine");
     for _ in 0..20_000 {
-        let status = engine.store_status().expect("a store-backed engine");
-        assert_eq!(status.last_error, None, "compaction failed");
-        if status.compactions >= n {
-            return status;
+        if done(&status) {
+            break;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
+        status = engine.store_status().expect("a store-backed engine");
     }
-    panic!("the background compactor wrote fewer than {n} snapshots");
+    status
+}
+
+/// Waits until the store's background compactor has written `n`
+/// snapshots, none failing.
+fn wait_for_compactions(engine: &Engine, n: u64) -> StoreStatus {
+    let status = poll_status(engine, |s| s.compactions >= n || s.last_error.is_some());
+    assert_eq!(status.last_error, None, "compaction failed");
+    assert!(
+        status.compactions >= n,
+        "fewer than {n} snapshots: {status:?}"
+    );
+    status
 }
 
 /// Registers a password and records two failures (one reserved); returns
@@ -837,14 +850,7 @@ fn background_compaction_failures_are_reported_and_retried() {
     for _ in 0..3 {
         engine.record_failure(&pw, &Attempt::in_app("web")).unwrap();
     }
-    let mut status = engine.store_status().unwrap();
-    for _ in 0..20_000 {
-        if status.failed_compactions > 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-        status = engine.store_status().unwrap();
-    }
+    let status = poll_status(&engine, |s| s.failed_compactions > 0);
     assert_eq!(status.failed_compactions, 1, "{status:?}");
     assert!(status.last_error.is_some());
     for b in &blocked {
@@ -857,14 +863,7 @@ fn background_compaction_failures_are_reported_and_retried() {
     for _ in 0..4 {
         engine.record_success(&pw, &Attempt::in_app("web")).unwrap();
     }
-    let mut status = engine.store_status().unwrap();
-    for _ in 0..20_000 {
-        if status.compactions > 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-        status = engine.store_status().unwrap();
-    }
+    let status = poll_status(&engine, |s| s.compactions > 0);
     assert_eq!(status.compactions, 1, "{status:?}");
     assert_eq!(status.failed_compactions, 1);
     assert_eq!(status.last_error, None);
