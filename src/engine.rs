@@ -99,7 +99,7 @@ pub(crate) struct Shard {
     pub(crate) spare_events: Vec<Event>,
 }
 
-/// A kind of user identifier (SPEC §1).
+/// A kind of user identifier.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifierKind {
@@ -907,7 +907,7 @@ impl Engine {
         }
     }
 
-    /// Counts a failed attempt (SPEC §5). Refused attempts (locked,
+    /// Counts a failed attempt. Refused attempts (locked,
     /// throttled, deactivated) count nothing and say why.
     pub fn record_failure(
         &self,
@@ -992,7 +992,7 @@ impl Engine {
         self.action(id, app, actor, Command::Lock { reason })
     }
 
-    /// Clears the lock and the counter (SPEC §6). For a device-user type the
+    /// Clears the lock and the counter. For a device-user type the
     /// unlock fans out to every instance of the same type the user has in
     /// `app` (every passkey, say); for a global-user type it applies in
     /// every app. Returns the events of the instances that changed.
@@ -1230,7 +1230,7 @@ impl Engine {
         Ok(events)
     }
 
-    /// Registers an explicitly registered authenticator (SPEC §2, §3).
+    /// Registers an explicitly registered authenticator.
     ///
     /// - App-user (password, face, TOTP): one ID per user and type; a
     ///   registration in another app adds that app's instance under the same
@@ -1642,7 +1642,7 @@ impl Engine {
     }
 
     /// A successful sign-in with a social, OIDC or SAML account: registers
-    /// the authenticator on first use (SPEC §2), then records the success.
+    /// the authenticator on first use, then records the success.
     /// `account` identifies the provider account (for example
     /// `google:1234`).
     pub fn record_first_use(

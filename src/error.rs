@@ -25,7 +25,7 @@ pub enum Error {
         /// The deleted ID.
         id: AuthenticatorId,
     },
-    /// The type does not support the operation (SPEC §2).
+    /// The type does not support the operation.
     #[error("{kind} does not support {operation}")]
     Unsupported {
         /// The authenticator's type.

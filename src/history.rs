@@ -1,4 +1,4 @@
-//! History (SPEC §6): the events every change appends, who caused them,
+//! History: the events every change appends, who caused them,
 //! and where they go.
 //!
 //! Transitions produce [`Event`]s; the engine numbers them and hands them to
@@ -19,7 +19,7 @@ use crate::record::{Fingerprint, LockKind, Status};
 use crate::time::Timestamp;
 use crate::types::AuthenticatorType;
 
-/// Who caused a change (SPEC §1).
+/// Who caused a change.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", from = "ActorIn")]
 pub enum Actor {

@@ -1,4 +1,4 @@
-//! Lockout policies (SPEC §5): what they say, how they load, how they are
+//! Lockout policies: what they say, how they load, how they are
 //! checked, and the safe defaults.
 //!
 //! A [`PolicyDocument`] holds one tenant's policy per authenticator type and

@@ -22,7 +22,7 @@ use crate::ids::{AppId, AuthenticatorId, DeviceId, UserId};
 use crate::time::Timestamp;
 use crate::types::{AuthenticatorType, Scope};
 
-/// The status of an authenticator in one app (SPEC §4).
+/// The status of an authenticator in one app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -333,7 +333,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// The status at `now`, with the SPEC's precedence: Deactivated, then
+    /// The status at `now`, with this precedence: Deactivated, then
     /// Locked, then Active / Registered.
     pub fn status_at(&self, now: Timestamp) -> Status {
         if self.state.is_deactivated() {

@@ -1,4 +1,4 @@
-//! Replaying a history from empty (SPEC §6).
+//! Replaying a history from empty.
 //!
 //! Each event is a primitive: replay applies it again at the event's time
 //! through the same engine paths that produced it, except the events that

@@ -799,7 +799,9 @@ fn compactor(shared: &Shared) {
             }
             w.compaction_wanted = false;
         }
-        let _ = shared.compact();
+        // `compact` keeps its outcome, the error included, in the store's
+        // status (`Engine::store_status`); the next threshold retries.
+        shared.compact().ok();
     }
 }
 

@@ -6,7 +6,7 @@
 //! sharded map; a shared store can apply the same functions to a row read
 //! with its version and written back with compare-and-swap.
 //!
-//! # Rules implemented here (SPEC §4, §5)
+//! # Rules implemented here
 //!
 //! - **Validation first.** A command checks the type's capability, the scope
 //!   of the call's app and its own arguments before anything changes; an

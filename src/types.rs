@@ -1,4 +1,4 @@
-//! Authenticator types and what each may do (SPEC §2), as one table.
+//! Authenticator types and what each may do, as one table.
 //!
 //! Every rule that depends on the type (its scope, how it is registered,
 //! whether a lockout policy applies, whether an admin may lock, unlock or
@@ -44,7 +44,7 @@ pub enum AuthenticatorType {
     Saml = 12,
 }
 
-/// How far an authenticator's state reaches (SPEC §3).
+/// How far an authenticator's state reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
@@ -91,7 +91,7 @@ pub struct TypeInfo {
     pub delete: bool,
 }
 
-/// The capability table (SPEC §2), indexed by `AuthenticatorType as usize`.
+/// The capability table, indexed by `AuthenticatorType as usize`.
 pub const TYPES: [TypeInfo; 13] = {
     use AuthenticatorType as T;
     use RegistrationMode as R;

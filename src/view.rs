@@ -1,4 +1,4 @@
-//! The authenticator view (SPEC §4): each of a user's authenticators listed
+//! The authenticator view: each of a user's authenticators listed
 //! once, with its unified status, the multiple-apps marker, per-app details
 //! and its last use.
 //!

@@ -1,4 +1,4 @@
-//! The helpdesk (SPEC §8): identity stores, their accounts and account
+//! The helpdesk: identity stores, their accounts and account
 //! lockout, operators with roles, and the Unlock Account flow.
 //!
 //! This module owns the helpdesk's own data (accounts, enrolment, links

@@ -1,4 +1,4 @@
-//! Journey steps (SPEC §7): Lock authenticator, Unlock authenticator and
+//! Journey steps: Lock authenticator, Unlock authenticator and
 //! User authenticators, as an orchestration engine runs them.
 //!
 //! This module owns step configurations (loaded from TOML or JSON and

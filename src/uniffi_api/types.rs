@@ -39,7 +39,7 @@ macro_rules! mirror_enum {
 }
 
 mirror_enum! {
-    /// The kinds of authenticator (SPEC §2).
+    /// The kinds of authenticator.
     pub enum AuthenticatorType mirrors CoreAuthenticatorType {
         /// A password (app-user).
         Password,
@@ -71,7 +71,7 @@ mirror_enum! {
 }
 
 mirror_enum! {
-    /// How far an authenticator's state reaches (SPEC §3).
+    /// How far an authenticator's state reaches.
     pub enum Scope mirrors CoreScope {
         /// One state per user, shared by every app.
         GlobalUser,
@@ -83,7 +83,7 @@ mirror_enum! {
 }
 
 mirror_enum! {
-    /// The status of an authenticator in one app (SPEC §4).
+    /// The status of an authenticator in one app.
     pub enum Status mirrors CoreStatus {
         /// Ready, never used successfully.
         Registered,
@@ -241,7 +241,7 @@ impl Attempt {
     }
 }
 
-/// Who caused a change (SPEC §1).
+/// Who caused a change.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum Actor {
     /// The end user.
@@ -334,7 +334,7 @@ impl From<Registration> for crate::Registration {
     }
 }
 
-/// A kind of user identifier (SPEC §1).
+/// A kind of user identifier.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum IdentifierKind {
     /// The host's external user ID.
@@ -441,7 +441,7 @@ impl From<crate::AppDetail> for AppDetail {
     }
 }
 
-/// One authenticator as the view lists it (SPEC §4).
+/// One authenticator as the view lists it.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct AuthenticatorView {
     /// Its ID.
@@ -649,7 +649,7 @@ impl From<crate::Action> for Action {
     }
 }
 
-/// One entry of the history (SPEC §6).
+/// One entry of the history.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct HistoryEvent {
     /// Position in the tenant's history, from 1, without gaps.
@@ -747,7 +747,7 @@ pub struct ThrottleStep {
     pub delay_ms: i64,
 }
 
-/// One type's lockout policy, as the engine applies it (SPEC §5).
+/// One type's lockout policy, as the engine applies it.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Policy {
     /// Consecutive counted failures that lock (1 to 100).

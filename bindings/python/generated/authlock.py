@@ -1184,7 +1184,7 @@ class _UniffiFfiConverterOptionalInt64(_UniffiConverterRustBuffer):
 
 class Status(enum.Enum):
     """
-    The status of an authenticator in one app (SPEC §4).
+    The status of an authenticator in one app.
 """
     
     REGISTERED = 0
@@ -1916,7 +1916,7 @@ class _UniffiFfiConverterTypeAttemptOutcome(_UniffiConverterRustBuffer):
 
 class AuthenticatorType(enum.Enum):
     """
-    The kinds of authenticator (SPEC §2).
+    The kinds of authenticator.
 """
     
     PASSWORD = 0
@@ -2086,7 +2086,7 @@ class _UniffiFfiConverterTypeAuthenticatorType(_UniffiConverterRustBuffer):
 
 class Scope(enum.Enum):
     """
-    How far an authenticator's state reaches (SPEC §3).
+    How far an authenticator's state reaches.
 """
     
     GLOBAL_USER = 0
@@ -2247,7 +2247,7 @@ class _UniffiFfiConverterSequenceTypeAppDetail(_UniffiConverterRustBuffer):
 @dataclass
 class AuthenticatorView:
     """
-    One authenticator as the view lists it (SPEC §4).
+    One authenticator as the view lists it.
 """
     def __init__(self, *, id:str, kind:AuthenticatorType, scope:Scope, status:UnifiedStatus, multiple_apps:bool, apps:typing.List[AppDetail], registered_at_ms:int, last_login_ms:typing.Optional[int], last_app:typing.Optional[str], last_device:typing.Optional[str], device:typing.Optional[str], identifier:typing.Optional[str], public_key:typing.Optional[str]):
         self.id = id
@@ -2395,7 +2395,7 @@ class _UniffiFfiConverterTypeFirstUse(_UniffiConverterRustBuffer):
 
 class Actor:
     """
-    Who caused a change (SPEC §1).
+    Who caused a change.
 """
     def __init__(self):
         raise RuntimeError("Actor cannot be instantiated directly")
@@ -2661,7 +2661,7 @@ class _UniffiFfiConverterTypeActor(_UniffiConverterRustBuffer):
 
 class IdentifierKind:
     """
-    A kind of user identifier (SPEC §1).
+    A kind of user identifier.
 """
     def __init__(self):
         raise RuntimeError("IdentifierKind cannot be instantiated directly")
@@ -3739,7 +3739,7 @@ class _UniffiFfiConverterOptionalTypeStatus(_UniffiConverterRustBuffer):
 @dataclass
 class HistoryEvent:
     """
-    One entry of the history (SPEC §6).
+    One entry of the history.
 """
     def __init__(self, *, seq:int, time_ms:int, tenant:str, app:typing.Optional[str], actor:Actor, user:str, authenticator:typing.Optional[str], action:Action, reason:typing.Optional[str], before:typing.Optional[Status], after:typing.Optional[Status]):
         self.seq = seq
@@ -4125,7 +4125,7 @@ class _UniffiFfiConverterSequenceTypeThrottleStep(_UniffiConverterRustBuffer):
 @dataclass
 class Policy:
     """
-    One type's lockout policy, as the engine applies it (SPEC §5).
+    One type's lockout policy, as the engine applies it.
 """
     def __init__(self, *, max_failures:int, failure_window_ms:typing.Optional[int], lockout:Lockout, max_temporary_lockouts:typing.Optional[int], throttle:typing.List[ThrottleStep]):
         self.max_failures = max_failures

@@ -3878,7 +3878,7 @@ public object FfiConverterTypeAttemptOutcome: FfiConverterRustBuffer<AttemptOutc
 
 
 /**
- * One authenticator as the view lists it (SPEC §4).
+ * One authenticator as the view lists it.
  */
 data class AuthenticatorView (
     /**
@@ -4060,7 +4060,7 @@ public object FfiConverterTypeFirstUse: FfiConverterRustBuffer<FirstUse> {
 
 
 /**
- * One entry of the history (SPEC §6).
+ * One entry of the history.
  */
 data class HistoryEvent (
     /**
@@ -4289,7 +4289,7 @@ public object FfiConverterTypeOpenReport: FfiConverterRustBuffer<OpenReport> {
 
 
 /**
- * One type's lockout policy, as the engine applies it (SPEC §5).
+ * One type's lockout policy, as the engine applies it.
  */
 data class Policy (
     /**
@@ -5167,7 +5167,7 @@ public object FfiConverterTypeAction : FfiConverterRustBuffer<Action>{
 
 
 /**
- * Who caused a change (SPEC §1).
+ * Who caused a change.
  */
 sealed class Actor {
     
@@ -5349,7 +5349,7 @@ public object FfiConverterTypeActor : FfiConverterRustBuffer<Actor>{
 
 
 /**
- * The kinds of authenticator (SPEC §2).
+ * The kinds of authenticator.
  */
 
 enum class AuthenticatorType {
@@ -5912,7 +5912,7 @@ public object FfiConverterTypeDurability : FfiConverterRustBuffer<Durability>{
 
 
 /**
- * A kind of user identifier (SPEC §1).
+ * A kind of user identifier.
  */
 sealed class IdentifierKind {
     
@@ -6316,7 +6316,7 @@ public object FfiConverterTypeRecovery: FfiConverterRustBuffer<Recovery> {
 
 
 /**
- * How far an authenticator's state reaches (SPEC §3).
+ * How far an authenticator's state reaches.
  */
 
 enum class Scope {
@@ -6363,7 +6363,7 @@ public object FfiConverterTypeScope: FfiConverterRustBuffer<Scope> {
 
 
 /**
- * The status of an authenticator in one app (SPEC §4).
+ * The status of an authenticator in one app.
  */
 
 enum class Status {

@@ -2390,7 +2390,7 @@ public func FfiConverterTypeAttemptOutcome_lower(_ value: AttemptOutcome) -> Rus
 
 
 /**
- * One authenticator as the view lists it (SPEC §4).
+ * One authenticator as the view lists it.
  */
 public struct AuthenticatorView: Equatable, Hashable {
     /**
@@ -2638,7 +2638,7 @@ public func FfiConverterTypeFirstUse_lower(_ value: FirstUse) -> RustBuffer {
 
 
 /**
- * One entry of the history (SPEC §6).
+ * One entry of the history.
  */
 public struct HistoryEvent: Equatable, Hashable {
     /**
@@ -2955,7 +2955,7 @@ public func FfiConverterTypeOpenReport_lower(_ value: OpenReport) -> RustBuffer 
 
 
 /**
- * One type's lockout policy, as the engine applies it (SPEC §5).
+ * One type's lockout policy, as the engine applies it.
  */
 public struct Policy: Equatable, Hashable {
     /**
@@ -3806,7 +3806,7 @@ public func FfiConverterTypeAction_lower(_ value: Action) -> RustBuffer {
 
 
 /**
- * Who caused a change (SPEC §1).
+ * Who caused a change.
  */
 
 public enum Actor: Equatable, Hashable {
@@ -3939,7 +3939,7 @@ public func FfiConverterTypeActor_lower(_ value: Actor) -> RustBuffer {
 
 
 /**
- * The kinds of authenticator (SPEC §2).
+ * The kinds of authenticator.
  */
 
 public enum AuthenticatorType: Equatable, Hashable {
@@ -4595,7 +4595,7 @@ public func FfiConverterTypeDurability_lower(_ value: Durability) -> RustBuffer 
 
 
 /**
- * A kind of user identifier (SPEC §1).
+ * A kind of user identifier.
  */
 
 public enum IdentifierKind: Equatable, Hashable {
@@ -5038,7 +5038,7 @@ public func FfiConverterTypeRecovery_lower(_ value: Recovery) -> RustBuffer {
 
 
 /**
- * How far an authenticator's state reaches (SPEC §3).
+ * How far an authenticator's state reaches.
  */
 
 public enum Scope: Equatable, Hashable {
@@ -5123,7 +5123,7 @@ public func FfiConverterTypeScope_lower(_ value: Scope) -> RustBuffer {
 
 
 /**
- * The status of an authenticator in one app (SPEC §4).
+ * The status of an authenticator in one app.
  */
 
 public enum Status: Equatable, Hashable {
