@@ -96,9 +96,13 @@ impl Fingerprint {
     pub fn from_hex(s: &str) -> Result<Fingerprint> {
         let bad = || Error::InvalidArgument {
             what: "fingerprint",
-            why: format!("`{}` is not an even number of hex digits", s.escape_debug()),
+            why: format!(
+                "`{}` is not an even number of lowercase hex digits (as authlock writes them)",
+                s.escape_debug()
+            ),
         };
-        if !s.len().is_multiple_of(2) || !s.is_ascii() {
+        if !s.len().is_multiple_of(2) || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(bad());
         }
         let bytes = (0..s.len())
@@ -808,5 +812,20 @@ mod layout {
         assert_eq!(std::mem::size_of::<LockState>(), 32);
         assert_eq!(std::mem::size_of::<Instance>(), 64);
         assert_eq!(std::mem::size_of::<Record>(), 144);
+    }
+}
+
+#[cfg(test)]
+mod fingerprint_hex {
+    use super::Fingerprint;
+
+    #[test]
+    fn only_the_lowercase_hex_authlock_writes_is_read() {
+        let f = Fingerprint::from_hex("77726f6e672d31").unwrap();
+        assert_eq!(f.to_hex(), "77726f6e672d31");
+        for bad in ["77726f6e672D31", "+1", "7", "zz", "é1"] {
+            let err = Fingerprint::from_hex(bad).unwrap_err();
+            assert!(err.to_string().contains("lowercase hex"), "{bad}: {err}");
+        }
     }
 }
